@@ -1,0 +1,54 @@
+# Two entry points for a fresh machine: `make run` (the service) and `make test` (everything CI checks).
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export TOKENIZERS_PARALLELISM := false
+
+.PHONY: install run test test-fast lint typecheck data-check baselines train bench clean
+
+$(BIN)/.installed: pyproject.toml requirements.lock
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade "pip>=24"
+	# The CPU wheel of torch first: an unpinned torch would pull a multi-GB CUDA build.
+	$(BIN)/python -m pip install --quiet torch==2.13.0
+	$(BIN)/python -m pip install --quiet -r requirements.lock
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	touch $@
+
+install: $(BIN)/.installed
+
+run: install
+	$(BIN)/surveilrisk serve
+
+lint: install
+	$(BIN)/ruff check classifier training serving surveilrisk tests
+	$(BIN)/ruff format --check classifier training serving surveilrisk tests
+
+typecheck: install
+	$(BIN)/mypy
+
+# Everything, slow and browser tests included: this is what CI runs.
+test: lint typecheck
+	$(BIN)/python -m pytest
+
+# Quick loop while developing: skips tests marked slow.
+test-fast: install
+	$(BIN)/python -m pytest -m "not slow"
+
+data-check: install
+	$(BIN)/surveilrisk data check
+
+baselines: install
+	$(BIN)/surveilrisk evaluate --model keyword --split test --out runs/baselines/keyword
+	$(BIN)/surveilrisk evaluate --model tfidf --split test --out runs/baselines/tfidf
+
+train: install
+	$(BIN)/surveilrisk train --config training/configs/shipped.yaml
+
+bench: install
+	$(BIN)/python -m benchmarks.inference
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

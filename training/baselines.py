@@ -1,0 +1,36 @@
+"""Fit the TF-IDF baseline on the train split and choose its thresholds on validation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from classifier.baselines import TfidfModel
+from classifier.taxonomy import Taxonomy, default_taxonomy
+from training.calibrate import choose_thresholds, recall_targets
+from training.corpus import CORPUS_DIR, Document, load_corpus
+
+
+def fit_tfidf(docs: list[Document], taxonomy: Taxonomy | None = None, seed: int = 0) -> TfidfModel:
+    """Train on `train` documents, then pick thresholds on `validation` with the transformer's rules."""
+    taxonomy = taxonomy or default_taxonomy()
+    train = [d for d in docs if d.split == "train"]
+    val = [d for d in docs if d.split == "validation"]
+    if not train:
+        raise ValueError("the corpus has no train split; run `surveilrisk data split` first")
+    model = TfidfModel(taxonomy).fit(
+        [d.text for d in train], [d.labels for d in train], [d.tier for d in train], seed=seed
+    )
+    if val:
+        raws = model.score([d.text for d in val])
+        ids = taxonomy.label_ids
+        probs = np.array([[r.scores[lab] for lab in ids] for r in raws])
+        y = np.array([[lab in d.labels for lab in ids] for d in val], dtype=int)
+        chosen = choose_thresholds(probs, y, ids, recall_targets(taxonomy))
+        model.set_thresholds({lab: c.threshold for lab, c in chosen.items()})
+    return model
+
+
+def load_tfidf(corpus_dir: Path = CORPUS_DIR) -> TfidfModel:
+    return fit_tfidf(load_corpus(corpus_dir))

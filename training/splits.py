@@ -1,0 +1,62 @@
+"""Assign train/validation/test by near-duplicate group, stratified so every label reaches test."""
+
+from __future__ import annotations
+
+import random
+from collections import defaultdict
+from collections.abc import Sequence
+
+from training.corpus import SPLITS, Document
+
+DEFAULT_SHARES = {"train": 0.68, "validation": 0.15, "test": 0.17}
+
+
+def assign_splits(docs: Sequence[Document], shares: dict[str, float] | None = None, seed: int = 13) -> dict[str, str]:
+    """Map group id → split.
+
+    Groups are placed rarest-label first into the split that is furthest below its target
+    share for that group's labels (iterative stratification at group level), so small
+    labels are spread before common ones fill the splits. Deterministic for a seed.
+    """
+    shares = shares or DEFAULT_SHARES
+    if abs(sum(shares.values()) - 1.0) > 1e-6 or set(shares) != set(SPLITS):
+        raise ValueError(f"split shares must cover {SPLITS} and sum to 1, got {shares}")
+    groups: dict[str, list[Document]] = defaultdict(list)
+    for d in docs:
+        groups[d.group].append(d)
+
+    def keys(d: Document) -> set[str]:
+        return {*d.labels, f"tier:{d.tier}"}
+
+    group_keys = {g: set().union(*(keys(d) for d in ds)) for g, ds in groups.items()}
+    totals: dict[str, int] = defaultdict(int)
+    for ks in group_keys.values():
+        for k in ks:
+            totals[k] += 1
+    rng = random.Random(seed)
+    order = list(groups)
+    rng.shuffle(order)
+    order.sort(key=lambda g: min((totals[k] for k in group_keys[g]), default=10**9))
+
+    have: dict[str, dict[str, int]] = {s: defaultdict(int) for s in SPLITS}
+    size = dict.fromkeys(SPLITS, 0)
+    n_docs = len(docs)
+    out: dict[str, str] = {}
+    for g in order:
+        ks = group_keys[g]
+
+        def deficit(split: str, ks: set[str] = ks) -> tuple[float, float]:
+            label_gap = sum(shares[split] * totals[k] - have[split][k] for k in ks) / max(len(ks), 1)
+            size_gap = shares[split] * n_docs - size[split]
+            return (label_gap, size_gap)
+
+        best = max(SPLITS, key=deficit)
+        out[g] = best
+        size[best] += len(groups[g])
+        for k in ks:
+            have[best][k] += 1
+    return out
+
+
+def apply_splits(docs: Sequence[Document], mapping: dict[str, str]) -> list[Document]:
+    return [d.model_copy(update={"split": mapping[d.group]}) for d in docs]
