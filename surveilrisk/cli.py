@@ -21,6 +21,26 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
+
+
+@app.callback()
+def _quiet_libraries(verbose: Annotated[bool, typer.Option("--verbose", help="Show library logs.")] = False) -> None:
+    """Keep library chatter (weight-loading bars, deprecation notices) out of command output."""
+    if verbose:
+        return
+    import warnings
+
+    warnings.filterwarnings("ignore", category=FutureWarning)
+    warnings.filterwarnings("ignore", message=".*pin_memory.*")
+    try:
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.set_verbosity_error()
+        hf_logging.disable_progress_bar()
+    except ImportError:  # pragma: no cover
+        pass
+
+
 data_app = typer.Typer(help="Corpus tools: ingest, split, compose, check.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
 
@@ -137,6 +157,55 @@ def evaluate(
     typer.echo(f"{metrics['model_version']} on {metrics['evaluated_on']} ({metrics['documents']} documents)")
     typer.echo(summary_line(metrics))
     typer.echo(f"report: {out_dir / 'report.md'}")
+
+
+# --------------------------------------------------------------------------- train
+
+
+@app.command()
+def train(
+    config: Annotated[Path | None, typer.Option(help="YAML file with TrainConfig fields.")] = None,
+    output_dir: Annotated[Path | None, typer.Option(help="Where the run and its artifact go.")] = None,
+    extra: Annotated[
+        list[Path] | None, typer.Option(help="Extra JSONL in corpus format (reviewer corrections).")
+    ] = None,
+    epochs: Annotated[int | None, typer.Option(help="Training epochs.")] = None,
+    seed: Annotated[int | None, typer.Option(help="Random seed.")] = None,
+    adapter: Annotated[str | None, typer.Option(help="`lora` or `full`.")] = None,
+    publish: Annotated[bool, typer.Option(help="Replace the shipped model (models/shipped) with the result.")] = False,
+    max_docs_per_split: Annotated[
+        int | None, typer.Option(help="Use only the first N documents of each split.")
+    ] = None,
+) -> None:
+    """Fine-tune the transformer, calibrate on validation, evaluate on test and write a versioned artifact."""
+    from classifier.settings import SHIPPED_MODEL_DIR
+    from training.train import TrainConfig
+    from training.train import train as run_training
+
+    overrides = {
+        "output_dir": output_dir,
+        "epochs": epochs,
+        "seed": seed,
+        "adapter": adapter,
+        "max_docs_per_split": max_docs_per_split,
+        "extra": extra or None,
+        "publish_to": SHIPPED_MODEL_DIR if publish else None,
+    }
+    try:
+        cfg = (
+            TrainConfig.from_yaml(config, **overrides)
+            if config
+            else TrainConfig(**{k: v for k, v in overrides.items() if v is not None})
+        )
+        artifact = run_training(cfg)
+    except (ValueError, FileNotFoundError) as exc:
+        _fail(str(exc))
+    meta = json.loads((artifact / "artifact.json").read_text())
+    typer.echo(f"artifact {meta['version']} written to {artifact}")
+    for split, m in meta["metrics"].items():
+        typer.echo(f"{split}: " + ", ".join(f"{k} {v:.3f}" for k, v in m.items() if isinstance(v, float)))
+    if publish:
+        typer.echo(f"published to {SHIPPED_MODEL_DIR}")
 
 
 # --------------------------------------------------------------------------- classify

