@@ -226,6 +226,7 @@ def train(cfg: TrainConfig) -> Path:
         seed=cfg.seed,
         data_seed=cfg.seed,
         dataloader_num_workers=0,
+        dataloader_pin_memory=torch.cuda.is_available(),
         ddp_find_unused_parameters=False,
         disable_tqdm=False,
     )

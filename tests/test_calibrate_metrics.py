@@ -1,0 +1,87 @@
+import numpy as np
+import pytest
+
+from classifier.results import ClassificationResult, DetectedLabel, Evidence
+from classifier.taxonomy import default_taxonomy
+from training.calibrate import choose_threshold, fit_temperature, recall_targets
+from training.metrics import Gold, all_metrics, evidence_quality, tier_metrics
+
+
+def test_recall_rule_picks_highest_threshold_meeting_target():
+    rng = np.random.default_rng(0)
+    y = np.array([1] * 20 + [0] * 80)
+    p = np.concatenate([rng.uniform(0.3, 1.0, 20), rng.uniform(0.0, 0.6, 80)])
+    c = choose_threshold(p, y, recall_target=0.95)
+    assert c.rule.startswith("recall")
+    assert c.recall >= 0.95
+    # one step higher would lose the recall target
+    above = p[p > c.threshold]
+    assert (above[y[p > c.threshold] == 1].size) / 20 >= 0.95
+    tighter = np.sort(p[y == 1])[1]  # threshold that drops two positives
+    assert c.threshold < tighter
+
+
+def test_f1_rule_when_no_target_or_too_few_positives():
+    y = np.array([1, 1, 0, 0, 0])
+    p = np.array([0.9, 0.8, 0.3, 0.2, 0.1])
+    c = choose_threshold(p, y, recall_target=0.95)  # 2 positives: below the minimum for the recall rule
+    assert c.rule == "max_f1" and c.f1 == 1.0 and 0.3 < c.threshold <= 0.8
+    assert choose_threshold(np.array([0.2, 0.4]), np.array([0, 0])).rule == "default"
+
+
+def test_recall_targets_cover_high_tier_capabilities_only():
+    targets = recall_targets(default_taxonomy())
+    assert "face_identification" in targets and "device_intrusion" in targets
+    assert "face_detection" not in targets and "real_time" not in targets
+
+
+def test_temperature_softens_overconfident_logits():
+    rng = np.random.default_rng(1)
+    y = rng.integers(0, 2, 2000)
+    true_logit = np.where(y == 1, 1.0, -1.0) + rng.normal(0, 1.5, 2000)
+    assert fit_temperature(true_logit * 4, y) > 2.0
+    assert fit_temperature(true_logit, y) == pytest.approx(1.0, abs=0.6)
+
+
+def _result(caps, tier, evidence=None, scores=None):
+    tax = default_taxonomy()
+    return ClassificationResult(
+        source="x", model_version="t", tier=tier, tier_reason="", tier_scores={"minimal": 0.1, "limited": 0.1,
+        "high": 0.7, "critical": 0.1}, capabilities=[DetectedLabel(id=c, score=0.9, evidence=evidence or [])
+        for c in caps], risk_factors=[], scores=scores or {lab: (0.9 if lab in caps else 0.1) for lab in tax.label_ids},
+        text_chars=10,
+    )  # fmt: skip
+
+
+def test_headline_metrics_on_known_case():
+    golds = [
+        Gold("a", "t", frozenset({"face_identification"}), frozenset(), "high"),
+        Gold("b", "t", frozenset(), frozenset(), "minimal"),
+        Gold("c", "t", frozenset({"license_plate_recognition"}), frozenset(), "high"),
+    ]
+    preds = [_result(["face_identification"], "high"), _result(["face_identification"], "high"), _result([], "limited")]
+    m = all_metrics(golds, preds, default_taxonomy())
+    face = m["capabilities"]["per_label"]["face_identification"]
+    assert face["precision"] == 0.5 and face["recall"] == 1.0
+    assert m["capabilities"]["per_label"]["license_plate_recognition"]["recall"] == 0.0
+    assert m["tier_accuracy"] == pytest.approx(1 / 3)
+    assert m["high_critical_recall"] == 0.5
+    assert m["false_alarm_rate"] == 1.0
+
+
+def test_tier_confusion_counts():
+    golds = [Gold(str(i), "", frozenset(), frozenset(), t) for i, t in enumerate(["minimal", "critical", "critical"])]
+    preds = [_result([], t) for t in ["minimal", "high", "critical"]]
+    m = tier_metrics(golds, preds)
+    assert m["confusion"][3] == [0, 0, 1, 1]
+    assert m["high_critical_recall"] == 1.0 and m["under_tier_rate"] == pytest.approx(1 / 3)
+
+
+def test_evidence_quality_overlap():
+    gold = Gold("a", "x" * 100, frozenset({"face_identification"}), frozenset(), "high",
+                (("face_identification", 10, 30),))  # fmt: skip
+    hit = _result(["face_identification"], "high", [Evidence(start=20, end=40, text="x" * 20, score=0.9)])
+    miss = _result(["face_identification"], "high", [Evidence(start=50, end=60, text="x" * 10, score=0.9)])
+    assert evidence_quality([gold], [hit])["hit_at_1"] == 1.0
+    assert evidence_quality([gold], [hit])["char_precision"] == 0.5
+    assert evidence_quality([gold], [miss])["hit_any"] == 0.0

@@ -1,0 +1,168 @@
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.factories import doc
+from training.compose import compose_corpus
+from training.corpus import Document, read_jsonl, write_jsonl
+from training.datasets import to_dataset_dict
+from training.ingest import ingest_folder
+from training.splits import assign_splits
+from training.validate import CorpusRequirements, check_corpus
+
+TINY = CorpusRequirements(min_documents=1, min_written=1, min_written_positives_per_label=0, min_low_tier_share=0,
+                          min_hard_negatives=0, min_critical=0, min_test_share=0, every_label_in_test=False)  # fmt: skip
+
+DRAFT = """---
+title: Test box
+doc_type: datasheet
+capabilities: [face_identification]
+risk_factors: [real_time]
+tier: {tier}
+hard_negative_of: []
+evidence:
+  - {{label: face_identification, quote: "checks  faces against a watch list"}}
+  - {{label: real_time, quote: "{rt_quote}"}}
+---
+Test box  |  PoE
+It checks  faces against a watch list and alerts within two seconds.
+"""
+
+
+def _draft(folder: Path, name: str, tier: str = "high", rt_quote: str = "alerts within two seconds") -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / name).write_text(DRAFT.format(tier=tier, rt_quote=rt_quote), encoding="utf-8")
+
+
+def test_ingest_normalises_text_and_places_quotes(tmp_path):
+    _draft(tmp_path / "d", "001.md")
+    res = ingest_folder(tmp_path / "d")
+    assert res.errors == []
+    (d,) = res.documents
+    assert d.id == "d-001" and d.source == "written"
+    assert d.text.startswith("Test box | PoE")  # double spaces collapsed
+    for span in d.evidence:
+        assert d.text[span.start : span.end] in {"checks faces against a watch list", "alerts within two seconds"}
+
+
+@pytest.mark.parametrize(
+    ("tier", "quote", "message"),
+    [
+        ("limited", "alerts within two seconds", "below the minimum high"),
+        ("high", "alerts within ten seconds", "not in the body verbatim"),
+    ],
+)
+def test_ingest_rejects_bad_drafts(tmp_path, tier, quote, message):
+    _draft(tmp_path / "d", "001.md", tier=tier, rt_quote=quote)
+    res = ingest_folder(tmp_path / "d")
+    assert not res.documents
+    assert message in res.errors[0]
+
+
+def _corpus() -> list[Document]:
+    return [
+        doc("a", "The camera matches faces against a watch list.", "high", {"face_identification": "matches faces"}),
+        doc("b", "A lens with a 2.8 mm focal length.", "minimal", split="test"),
+        doc("c", "Counts visitors anonymously at the door.", "limited", split="validation", hard=["person_tracking"]),
+    ]
+
+
+def test_valid_tiny_corpus_passes():
+    report = check_corpus(_corpus(), TINY)
+    assert report.ok, report.errors
+    assert report.stats["tiers"] == {"minimal": 1, "limited": 1, "high": 1, "critical": 0}
+    assert report.stats["hard_negatives"] == 1
+
+
+@pytest.mark.parametrize(
+    ("mutate", "message"),
+    [
+        (lambda ds: ds[0].capabilities.append("face_scan"), "unknown capability id"),
+        (lambda ds: setattr(ds[0], "tier", "limited"), "below the minimum high"),
+        (lambda ds: ds[0].evidence.clear(), "has no evidence span"),
+        (lambda ds: setattr(ds[0].evidence[0], "end", 999), "past the end"),
+        (lambda ds: setattr(ds[1], "text", ds[0].text), "duplicate text"),
+        (lambda ds: setattr(ds[1], "group", "a"), "leaks across splits"),
+        (lambda ds: setattr(ds[2], "split", None), "no split"),
+        (lambda ds: setattr(ds[1], "text", "two  spaces"), "not normalised"),
+    ],
+)
+def test_validator_catches_each_problem(mutate, message):
+    docs = _corpus()
+    mutate(docs)
+    report = check_corpus(docs, TINY)
+    assert any(message in e for e in report.errors), report.errors
+
+
+def test_validator_enforces_minimums():
+    report = check_corpus(_corpus(), CorpusRequirements())
+    joined = "\n".join(report.errors)
+    assert "fewer than 1000" in joined
+    assert "written positives, fewer than 40" in joined
+    assert "critical documents, fewer than 60" in joined
+
+
+def test_near_duplicates_across_splits_are_caught():
+    base = " ".join(f"word{i}" for i in range(60))
+    docs = [doc("x", base, split="train"), doc("y", base + " extra", split="test")]
+    report = check_corpus(docs, TINY)
+    assert any("near-duplicate" in e for e in report.errors)
+
+
+def test_splits_keep_groups_together_and_spread_labels():
+    docs = []
+    for i in range(120):
+        label = ["face_identification", "license_plate_recognition", "device_intrusion"][i % 3]
+        text = f"Product {i} has feature {label} number {i}."
+        docs.append(doc(f"d{i}", text, "high", {label: f"feature {label}"}, split=None, group=f"g{i // 2}"))
+    mapping = assign_splits(docs)
+    assert {mapping[d.group] for d in docs} == {"train", "validation", "test"}
+    for label in ("face_identification", "license_plate_recognition", "device_intrusion"):
+        test_pos = [d for d in docs if label in d.labels and mapping[d.group] == "test"]
+        assert len(test_pos) >= 4
+    share = sum(mapping[d.group] == "test" for d in docs) / len(docs)
+    assert 0.13 <= share <= 0.22
+
+
+def test_composed_documents_keep_evidence_and_split():
+    written = []
+    for i in range(30):
+        filler = "\n".join(f"Spec line {j} of product {i}: value {j * i}." for j in range(20))
+        if i % 2:
+            written.append(doc(f"w{i}", f"Model {i}\n{filler}\nIt reads number plates of passing cars.", "high",
+                               {"license_plate_recognition": "reads number plates"}, split="train"))  # fmt: skip
+        else:
+            written.append(doc(f"w{i}", f"Model {i}\n{filler}", "minimal", split="train"))
+    composed = compose_corpus(written, count=30, seed=1)
+    assert len(composed) >= 20
+    kinds = {c.id.split("-")[1] for c in composed}
+    assert kinds == {"cat", "bury", "deny"}
+    report = check_corpus(written + composed, TINY)
+    assert report.ok, report.errors[:5]
+    for c in composed:
+        assert c.split == "train" and c.source == "composed"
+        for span in c.evidence:
+            if span.label == "license_plate_recognition":
+                assert c.text[span.start : span.end] == "reads number plates"
+
+
+def test_jsonl_round_trip_and_dataset_dict(tmp_path):
+    docs = _corpus()
+    write_jsonl(tmp_path / "c.jsonl", docs)
+    back = list(read_jsonl(tmp_path / "c.jsonl"))
+    assert back == docs
+    dd = to_dataset_dict(back)
+    assert set(dd) == {"train", "validation", "test"}
+    row = dd["train"][0]
+    feats = dd["train"].features
+    assert feats["tier"].int2str(row["tier"]) == "high"
+    assert [feats["capabilities"].feature.int2str(i) for i in row["capabilities"]] == ["face_identification"]
+    assert row["evidence"][0]["label"] == "face_identification"
+
+
+def test_bad_jsonl_line_names_the_line(tmp_path):
+    path = tmp_path / "bad.jsonl"
+    path.write_text(json.dumps({"id": "x"}) + "\n")
+    with pytest.raises(ValueError, match="bad.jsonl:1"):
+        list(read_jsonl(path))

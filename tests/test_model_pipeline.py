@@ -1,0 +1,103 @@
+"""End to end on a tiny corpus: train, calibrate, save, load, classify with evidence."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from classifier.model import pool_max
+from classifier.predict import Classifier
+from classifier.transformer import TransformerModel, tier_probabilities
+from tests.factories import doc
+from training.corpus import write_jsonl
+from training.train import TrainConfig, train
+
+PLATE = "The roadside unit reads number plates of passing cars and checks them against a hotlist."
+LENS = "This varifocal lens offers a 2.8 to 12 mm focal length in a weather-sealed metal body."
+FILLER = " ".join(f"Spec item {i}: nominal value {i * 7} units." for i in range(40))
+
+
+def _tiny_corpus() -> list:
+    docs = []
+    for i in range(18):
+        split = "train" if i < 12 else ("validation" if i < 15 else "test")
+        # the plate sentence sits after a long run of neutral specs: beyond the first windows
+        docs.append(doc(f"p{i}", f"Model P{i}.\n{FILLER}\n{PLATE}\nWarranty {i} years.", "high",
+                        {"license_plate_recognition": "reads number plates"}, split=split))  # fmt: skip
+        docs.append(doc(f"l{i}", f"Model L{i}.\n{LENS}\nWeight {100 + i} g.", "minimal", split=split))
+    return docs
+
+
+@pytest.fixture(scope="module")
+def tiny_artifact(tmp_path_factory):
+    root = tmp_path_factory.mktemp("tiny")
+    write_jsonl(root / "corpus" / "tiny.jsonl", _tiny_corpus())
+    cfg = TrainConfig(output_dir=root / "run", corpus_dir=root / "corpus", epochs=4, docs_per_batch=4,
+                      windows_per_doc=3, max_window_tokens=64, augment_window_sizes=[48], learning_rate=3e-3,
+                      head_learning_rate=1e-2, lora_r=4, lora_alpha=8, seed=3)  # fmt: skip
+    return train(cfg)
+
+
+def test_training_writes_a_complete_artifact(tiny_artifact):
+    names = {p.name for p in tiny_artifact.iterdir()}
+    assert {"weights.safetensors", "artifact.json", "MODEL_CARD.md", "metrics.json"} <= names
+    assert not any(p.suffix in {".bin", ".pt", ".pkl"} for p in tiny_artifact.iterdir())
+    meta = json.loads((tiny_artifact / "artifact.json").read_text())
+    assert meta["version"].startswith("surveilrisk-")
+    assert set(meta["thresholds"]) == set(meta["capabilities"]) | set(meta["risk_factors"])
+    assert meta["data"]["sha256"] and meta["base_model"]["sha256"]
+    assert {"validation", "test"} <= set(meta["metrics"])
+    assert (tiny_artifact / "weights.safetensors").stat().st_size < 25 * 1024 * 1024
+
+
+def test_tiny_model_learned_and_cites_the_buried_sentence(tiny_artifact):
+    clf = Classifier.load(tiny_artifact)
+    text = f"Model Q1.\n{FILLER}\n{PLATE}"
+    res = clf.classify_text(text, source="q1.txt")
+    lens = clf.classify_text(f"Model Z.\n{LENS}", source="z.txt")
+    assert res.scores["license_plate_recognition"] > lens.scores["license_plate_recognition"] + 0.3
+    plate = next(d for d in res.capabilities if d.id == "license_plate_recognition")
+    assert res.tier in {"high", "critical"}
+    best = plate.evidence[0]
+    assert text[best.start : best.end] == best.text  # evidence offsets point into the text
+    assert "number plates" in best.text  # the sentence past the first windows was read
+    assert res.source == "q1.txt" and res.model_version == clf.version
+
+
+def test_artifact_round_trip_gives_identical_scores(tiny_artifact):
+    a = Classifier.load(tiny_artifact).classify_text(PLATE)
+    b = Classifier.load(tiny_artifact).classify_text(PLATE)
+    assert a.scores == b.scores and a.tier_scores == b.tier_scores
+
+
+def test_every_window_is_scored_and_evidence_matches_source(tiny_artifact):
+    model = TransformerModel.load(tiny_artifact)
+    text = "\n".join([FILLER] * 6 + [PLATE])
+    (d,) = model.document_logits([text])
+    assert len(d.windows) > 8
+    assert d.windows[-1].end == len(text)
+    assert d.window_logits.shape[0] == len(d.windows)
+    np.testing.assert_allclose(d.doc, d.window_logits.max(axis=0))
+    (raw,) = model.score([text])
+    for spans in raw.evidence.values():
+        for s in spans:
+            assert 0 <= s.start < s.end <= len(text)
+
+
+def test_pool_max_and_tier_probabilities():
+    logits = torch.tensor([[1.0, -2.0], [3.0, -5.0], [0.0, 4.0]])
+    pooled = pool_max(logits, torch.tensor([0, 0, 1]), 2)
+    assert pooled.tolist() == [[3.0, -2.0], [0.0, 4.0]]
+    p = tier_probabilities(np.array([[5.0, 6.0, -9.0]]))  # >=high more likely than >=limited is clamped
+    assert p.shape == (1, 4) and p.sum() == pytest.approx(1.0)
+    assert p[0].argmax() == 2
+
+
+def test_bad_training_config_is_rejected():
+    with pytest.raises(ValueError, match="epochs must be >= 1"):
+        TrainConfig(epochs=0)
+    with pytest.raises(ValueError, match="adapter must be"):
+        TrainConfig(adapter="prefix")
