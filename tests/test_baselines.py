@@ -25,8 +25,10 @@ def test_keyword_baseline_plain_camera_is_limited():
 def test_tfidf_learns_and_explains():
     plate = "The roadside unit reads number plates and checks them against a stolen-vehicle hotlist."
     lens = "A varifocal lens with 2.8-12 mm focal length and a metal housing for outdoor use."
-    train = [doc(f"p{i}", f"Model P{i}. {plate} Housing {i}.", "high", {"license_plate_recognition": "reads number plates"})
-             for i in range(12)] + [doc(f"l{i}", f"Model L{i}. {lens} Weight {i} g.", "minimal") for i in range(12)]  # fmt: skip
+    train = [
+        doc(f"p{i}", f"Model P{i}. {plate} Housing {i}.", "high", {"license_plate_recognition": "reads number plates"})
+        for i in range(12)
+    ] + [doc(f"l{i}", f"Model L{i}. {lens} Weight {i} g.", "minimal") for i in range(12)]
     model = TfidfModel().fit([d.text for d in train], [d.labels for d in train], [d.tier for d in train])
     res = Classifier(model).classify_text(f"Intro line. Weather sealed.\nNew model. {plate}")
     assert [d.id for d in res.capabilities] == ["license_plate_recognition"]

@@ -46,11 +46,16 @@ def test_temperature_softens_overconfident_logits():
 def _result(caps, tier, evidence=None, scores=None):
     tax = default_taxonomy()
     return ClassificationResult(
-        source="x", model_version="t", tier=tier, tier_reason="", tier_scores={"minimal": 0.1, "limited": 0.1,
-        "high": 0.7, "critical": 0.1}, capabilities=[DetectedLabel(id=c, score=0.9, evidence=evidence or [])
-        for c in caps], risk_factors=[], scores=scores or {lab: (0.9 if lab in caps else 0.1) for lab in tax.label_ids},
+        source="x",
+        model_version="t",
+        tier=tier,
+        tier_reason="",
+        tier_scores={"minimal": 0.1, "limited": 0.1, "high": 0.7, "critical": 0.1},
+        capabilities=[DetectedLabel(id=c, score=0.9, evidence=evidence or []) for c in caps],
+        risk_factors=[],
+        scores=scores or {lab: (0.9 if lab in caps else 0.1) for lab in tax.label_ids},
         text_chars=10,
-    )  # fmt: skip
+    )
 
 
 def test_headline_metrics_on_known_case():
@@ -78,8 +83,9 @@ def test_tier_confusion_counts():
 
 
 def test_evidence_quality_overlap():
-    gold = Gold("a", "x" * 100, frozenset({"face_identification"}), frozenset(), "high",
-                (("face_identification", 10, 30),))  # fmt: skip
+    gold = Gold(
+        "a", "x" * 100, frozenset({"face_identification"}), frozenset(), "high", (("face_identification", 10, 30),)
+    )
     hit = _result(["face_identification"], "high", [Evidence(start=20, end=40, text="x" * 20, score=0.9)])
     miss = _result(["face_identification"], "high", [Evidence(start=50, end=60, text="x" * 10, score=0.9)])
     assert evidence_quality([gold], [hit])["hit_at_1"] == 1.0

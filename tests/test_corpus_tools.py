@@ -11,8 +11,16 @@ from training.ingest import ingest_folder
 from training.splits import assign_splits
 from training.validate import CorpusRequirements, check_corpus
 
-TINY = CorpusRequirements(min_documents=1, min_written=1, min_written_positives_per_label=0, min_low_tier_share=0,
-                          min_hard_negatives=0, min_critical=0, min_test_share=0, every_label_in_test=False)  # fmt: skip
+TINY = CorpusRequirements(
+    min_documents=1,
+    min_written=1,
+    min_written_positives_per_label=0,
+    min_low_tier_share=0,
+    min_hard_negatives=0,
+    min_critical=0,
+    min_test_share=0,
+    every_label_in_test=False,
+)
 
 DRAFT = """---
 title: Test box
@@ -130,8 +138,15 @@ def test_composed_documents_keep_evidence_and_split():
     for i in range(30):
         filler = "\n".join(f"Spec line {j} of product {i}: value {j * i}." for j in range(20))
         if i % 2:
-            written.append(doc(f"w{i}", f"Model {i}\n{filler}\nIt reads number plates of passing cars.", "high",
-                               {"license_plate_recognition": "reads number plates"}, split="train"))  # fmt: skip
+            written.append(
+                doc(
+                    f"w{i}",
+                    f"Model {i}\n{filler}\nIt reads number plates of passing cars.",
+                    "high",
+                    {"license_plate_recognition": "reads number plates"},
+                    split="train",
+                )
+            )
         else:
             written.append(doc(f"w{i}", f"Model {i}\n{filler}", "minimal", split="train"))
     composed = compose_corpus(written, count=30, seed=1)
@@ -164,5 +179,5 @@ def test_jsonl_round_trip_and_dataset_dict(tmp_path):
 def test_bad_jsonl_line_names_the_line(tmp_path):
     path = tmp_path / "bad.jsonl"
     path.write_text(json.dumps({"id": "x"}) + "\n")
-    with pytest.raises(ValueError, match="bad.jsonl:1"):
+    with pytest.raises(ValueError, match=r"bad\.jsonl:1"):
         list(read_jsonl(path))

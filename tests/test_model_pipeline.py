@@ -25,8 +25,15 @@ def _tiny_corpus() -> list:
     for i in range(18):
         split = "train" if i < 12 else ("validation" if i < 15 else "test")
         # the plate sentence sits after a long run of neutral specs: beyond the first windows
-        docs.append(doc(f"p{i}", f"Model P{i}.\n{FILLER}\n{PLATE}\nWarranty {i} years.", "high",
-                        {"license_plate_recognition": "reads number plates"}, split=split))  # fmt: skip
+        docs.append(
+            doc(
+                f"p{i}",
+                f"Model P{i}.\n{FILLER}\n{PLATE}\nWarranty {i} years.",
+                "high",
+                {"license_plate_recognition": "reads number plates"},
+                split=split,
+            )
+        )
         docs.append(doc(f"l{i}", f"Model L{i}.\n{LENS}\nWeight {100 + i} g.", "minimal", split=split))
     return docs
 
@@ -35,9 +42,20 @@ def _tiny_corpus() -> list:
 def tiny_artifact(tmp_path_factory):
     root = tmp_path_factory.mktemp("tiny")
     write_jsonl(root / "corpus" / "tiny.jsonl", _tiny_corpus())
-    cfg = TrainConfig(output_dir=root / "run", corpus_dir=root / "corpus", epochs=4, docs_per_batch=4,
-                      windows_per_doc=3, max_window_tokens=64, augment_window_sizes=[48], learning_rate=3e-3,
-                      head_learning_rate=1e-2, lora_r=4, lora_alpha=8, seed=3)  # fmt: skip
+    cfg = TrainConfig(
+        output_dir=root / "run",
+        corpus_dir=root / "corpus",
+        epochs=4,
+        docs_per_batch=4,
+        windows_per_doc=3,
+        max_window_tokens=64,
+        augment_window_sizes=[48],
+        learning_rate=3e-3,
+        head_learning_rate=1e-2,
+        lora_r=4,
+        lora_alpha=8,
+        seed=3,
+    )
     return train(cfg)
 
 

@@ -1,5 +1,7 @@
 """The finaliser: thresholds, evidence text, the tier floor and its warnings."""
 
+from typing import ClassVar
+
 from classifier.predict import decide_tier, finalise
 from classifier.results import RawPrediction, ScoredSpan
 from classifier.taxonomy import default_taxonomy
@@ -11,7 +13,7 @@ class _Thresholds:
     """A scoring model's public surface, for exercising the finaliser's rules on given scores."""
 
     version = "rules-test"
-    thresholds = {"face_identification": 0.4, "law_enforcement": 0.5}
+    thresholds: ClassVar[dict[str, float]] = {"face_identification": 0.4, "law_enforcement": 0.5}
 
     def score(self, texts, progress=False):  # pragma: no cover - not used here
         raise NotImplementedError
