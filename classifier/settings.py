@@ -40,6 +40,7 @@ class Settings(BaseSettings):
     store_raw_documents: bool = Field(default=False, description="Keep uploaded bytes next to extracted text.")
     policy_path: Path = Field(default=DEFAULT_POLICY_PATH, description="Screening policy YAML file.")
     environment: str = Field(default="development", description="`development` or `production`.")
+    metrics_public: bool = Field(default=False, description="Serve /metrics without an API key.")
 
     @field_validator("environment")
     @classmethod

@@ -73,9 +73,13 @@ class TransformerModel:
         expected = meta.get("base_model", {}).get("sha256")
         if expected and expected != base_model_fingerprint():
             log.warning("base model weights differ from those the artifact was trained on; results may drift")
-        net = load_net(folder, meta)
-        if meta["net"]["adapter"]["kind"] == "lora":
-            net.encoder = net.encoder.merge_and_unload()  # plain BERT layers: faster inference
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)  # library deprecation notices, not ours
+            net = load_net(folder, meta)
+            if meta["net"]["adapter"]["kind"] == "lora":
+                net.encoder = net.encoder.merge_and_unload()  # plain BERT layers: faster inference
         return cls(net, load_tokenizer(), meta, batch_size)
 
     @property

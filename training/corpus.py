@@ -28,6 +28,7 @@ DOC_TYPES: tuple[str, ...] = (
     "privacy_notice",
     "app_listing",
     "mixed",
+    "other",
 )
 SPLITS: tuple[str, ...] = ("train", "validation", "test")
 

@@ -1,0 +1,96 @@
+"""The FastAPI application: wiring only. Routes live in serving/routes, shared pieces in deps."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from classifier.extract import Limits
+from classifier.policy import load_policy
+from classifier.predict import Classifier
+from classifier.settings import Settings
+from serving.db import make_engine, make_session_factory, upgrade
+from serving.deps import AppState
+from serving.errors import install_error_handlers
+from serving.observability import Metrics
+
+log = logging.getLogger("surveilrisk.api")
+
+DESCRIPTION = """
+SurveilRisk reads product datasheets and marketing copy, says which surveillance capabilities a
+product has (with the text that shows each one), assigns a human-rights risk tier, and screens
+export transactions (tier × destination × end user → action) under an editable policy.
+
+Authenticate with `Authorization: Bearer <API key>`. Roles: `screener` (classify, create and
+read own screenings), `reviewer` (+ read all, review), `admin` (+ keys, feedback export).
+Every error is JSON: `{"code": "...", "message": "..."}`.
+"""
+
+
+def limits_from(settings: Settings) -> Limits:
+    return Limits(
+        max_bytes=settings.max_upload_bytes,
+        max_pages=settings.max_pages,
+        max_chars=settings.max_chars,
+        timeout_s=settings.extraction_timeout_s,
+    )
+
+
+def build_state(settings: Settings, classifier: Classifier | None = None) -> AppState:
+    """Load everything once per process: policy first (fails fast), then database, then model."""
+    policy = load_policy(settings.policy_path)
+    engine = make_engine(settings.effective_database_url)
+    upgrade(engine)
+    if settings.torch_threads:
+        import torch
+
+        torch.set_num_threads(settings.torch_threads)
+    if classifier is None:
+        classifier = Classifier.load(
+            settings.model, limits=limits_from(settings), batch_size=settings.inference_batch_size
+        )
+    else:
+        classifier.limits = limits_from(settings)
+    return AppState(
+        settings=settings,
+        classifier=classifier,
+        policy=policy,
+        engine=engine,
+        sessions=make_session_factory(engine),
+        metrics=Metrics(),
+    )
+
+
+def create_app(settings: Settings | None = None, classifier: Classifier | None = None) -> FastAPI:
+    """Application factory; `classifier` lets tests share one loaded model between apps."""
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        state = build_state(settings, classifier)
+        app.state.sr = state
+        app.state.metrics = state.metrics
+        log.info("ready: model %s, policy %s", state.classifier.version, state.policy.version)
+        yield
+        state.engine.dispose()
+
+    app = FastAPI(title="SurveilRisk", version="1.0", description=DESCRIPTION, lifespan=lifespan)
+    install_error_handlers(app)
+
+    @app.middleware("http")
+    async def _metrics(request, call_next):  # type: ignore[no-untyped-def]
+        metrics = getattr(request.app.state, "metrics", None)
+        if metrics is None:
+            return await call_next(request)
+        return await metrics.middleware(request, call_next)
+
+    from serving.routes import admin, classify, meta, screenings
+
+    app.include_router(classify.router)
+    app.include_router(screenings.router)
+    app.include_router(admin.router)
+    app.include_router(meta.router)
+    return app

@@ -1,0 +1,92 @@
+"""API keys: random secrets shown once, stored as SHA-256 hashes, each with one role."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from serving.tables import ApiKey
+
+ROLES: tuple[str, ...] = ("screener", "reviewer", "admin")  # each role can do what the previous can
+KEY_PREFIX = "sr_"
+
+
+def role_at_least(role: str, needed: str) -> bool:
+    return ROLES.index(role) >= ROLES.index(needed)
+
+
+def hash_key(key: str) -> str:
+    # Keys are 256-bit random secrets, so a fast hash is enough: there is nothing to brute-force.
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: the key's id, display name and role."""
+
+    key_id: int
+    name: str
+    role: str
+
+    def can(self, needed: str) -> bool:
+        return role_at_least(self.role, needed)
+
+
+def create_key(session: Session, *, role: str, name: str) -> tuple[ApiKey, str]:
+    """Store a new key and return it with its secret, which is never stored or shown again."""
+    if role not in ROLES:
+        raise ValueError(f"unknown role {role!r}; expected one of: {', '.join(ROLES)}")
+    if not name.strip():
+        raise ValueError("a key needs a name saying whose it is")
+    secret = KEY_PREFIX + secrets.token_urlsafe(32)
+    row = ApiKey(
+        prefix=secret[:10],
+        key_hash=hash_key(secret),
+        role=role,
+        name=name.strip()[:120],
+        created_at=datetime.now(UTC).replace(tzinfo=None),
+    )
+    session.add(row)
+    session.flush()
+    return row, secret
+
+
+def authenticate(session: Session, secret: str) -> Principal | None:
+    row = session.scalar(select(ApiKey).where(ApiKey.key_hash == hash_key(secret)))
+    if row is None or row.revoked_at is not None:
+        return None
+    return Principal(key_id=row.id, name=row.name, role=row.role)
+
+
+def revoke_key(session: Session, key_id: int) -> bool:
+    row = session.get(ApiKey, key_id)
+    if row is None or row.revoked_at is not None:
+        return False
+    row.revoked_at = datetime.now(UTC).replace(tzinfo=None)
+    return True
+
+
+def list_keys(session: Session) -> list[ApiKey]:
+    return list(session.scalars(select(ApiKey).order_by(ApiKey.id)))
+
+
+def count_active_admins(session: Session) -> int:
+    return int(
+        session.scalar(
+            select(func.count()).select_from(ApiKey).where(ApiKey.role == "admin", ApiKey.revoked_at.is_(None))
+        )
+        or 0
+    )
+
+
+def ensure_bootstrap_admin(session: Session) -> str | None:
+    """On an empty key table, create the first admin key and return its secret (else None)."""
+    if session.scalar(select(func.count()).select_from(ApiKey)):
+        return None
+    _, secret = create_key(session, role="admin", name="bootstrap admin")
+    return secret

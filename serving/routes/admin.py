@@ -1,0 +1,65 @@
+"""API keys, the caller's identity and the feedback export (admin)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from fastapi.responses import StreamingResponse
+
+from serving.auth import count_active_admins, create_key, list_keys, revoke_key
+from serving.deps import AdminDep, ScreenerDep, SessionDep, StateDep
+from serving.errors import APIError
+from serving.feedback import export_lines
+from serving.schemas import KeyCreate, KeyCreated, KeyOut, WhoAmI
+from serving.tables import ApiKey
+
+router = APIRouter(prefix="/v1", tags=["administration"])
+
+
+def _key_out(k: ApiKey) -> KeyOut:
+    return KeyOut(id=k.id, prefix=k.prefix, role=k.role, name=k.name, created_at=k.created_at, revoked_at=k.revoked_at)
+
+
+@router.get("/me", response_model=WhoAmI)
+def me(principal: ScreenerDep) -> WhoAmI:
+    """Who the API key belongs to and its role."""
+    return WhoAmI(key_id=principal.key_id, name=principal.name, role=principal.role)
+
+
+@router.get("/keys", response_model=list[KeyOut])
+def keys(session: SessionDep, _: AdminDep) -> list[KeyOut]:
+    """All API keys (secrets are never shown again)."""
+    return [_key_out(k) for k in list_keys(session)]
+
+
+@router.post("/keys", status_code=201, response_model=KeyCreated)
+def new_key(body: KeyCreate, session: SessionDep, _: AdminDep) -> KeyCreated:
+    """Create a key; the response is the only time its secret is shown."""
+    row, secret = create_key(session, role=body.role, name=body.name)
+    return KeyCreated(**_key_out(row).model_dump(), key=secret)
+
+
+@router.delete("/keys/{key_id}", status_code=204)
+def delete_key(key_id: int, session: SessionDep, principal: AdminDep) -> None:
+    """Revoke a key (kept for the audit trail)."""
+    row = session.get(ApiKey, key_id)
+    if row is None:
+        raise APIError(404, "not_found", f"no key {key_id}")
+    if row.role == "admin" and row.revoked_at is None and count_active_admins(session) <= 1:
+        raise APIError(409, "last_admin", "this is the last active admin key; create another admin key first")
+    revoke_key(session, key_id)
+
+
+@router.get(
+    "/feedback/export", response_class=StreamingResponse, responses={200: {"content": {"application/x-ndjson": {}}}}
+)
+def feedback_export(state: StateDep, _: AdminDep) -> StreamingResponse:
+    """Reviewed documents as JSONL in the corpus format, ready for `surveilrisk train --extra`."""
+    from serving.db import session_scope
+
+    with session_scope(state.sessions) as session:
+        lines = list(export_lines(session, state.classifier.taxonomy))
+    return StreamingResponse(
+        iter(lines),
+        media_type="application/x-ndjson",
+        headers={"Content-Disposition": 'attachment; filename="feedback.jsonl"'},
+    )

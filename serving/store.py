@@ -1,0 +1,217 @@
+"""Storage of screenings and reviews: append-only rows, each carrying its predecessor's hash.
+
+A row's hash covers its content and the previous row's hash, so editing or deleting any
+stored row breaks the chain from that row on; `verify_chain` finds the first break.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import func, select, text
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from serving.tables import Review, Screening
+
+GENESIS = "0" * 64
+SCREENING_FIELDS = (
+    "seq",
+    "id",
+    "created_at",
+    "created_by_key_id",
+    "created_by_name",
+    "reference",
+    "destination",
+    "destination_group",
+    "end_user_type",
+    "end_user_name",
+    "filename",
+    "media_type",
+    "size_bytes",
+    "document_sha256",
+    "text",
+    "raw_bytes",
+    "classification",
+    "tier",
+    "action",
+    "decision",
+    "policy_version",
+    "model_version",
+    "prev_hash",
+)
+REVIEW_FIELDS = (
+    "seq",
+    "id",
+    "screening_id",
+    "created_at",
+    "reviewer_key_id",
+    "reviewer_name",
+    "verdict",
+    "capabilities",
+    "risk_factors",
+    "tier",
+    "action",
+    "evidence",
+    "comment",
+    "prev_hash",
+)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)  # stored naive UTC on every database
+
+
+def new_id(prefix: str) -> str:
+    """Sortable public id: time in milliseconds plus randomness."""
+    return f"{prefix}_{int(datetime.now(UTC).timestamp() * 1000):013d}{secrets.token_hex(5)}"
+
+
+def _canonical(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat(timespec="microseconds")
+    if isinstance(value, bytes):
+        return hashlib.sha256(value).hexdigest()
+    if isinstance(value, float):
+        return repr(value)
+    if isinstance(value, dict):
+        return {k: _canonical(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_canonical(v) for v in value]
+    return value
+
+
+def row_hash(row: Screening | Review, fields: Sequence[str]) -> str:
+    payload = {f: _canonical(getattr(row, f)) for f in fields}
+    if "text" in payload:  # long text enters through its own hash
+        payload["text"] = hashlib.sha256(str(payload["text"]).encode("utf-8")).hexdigest()
+    blob = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return hashlib.sha256(blob.encode("ascii")).hexdigest()
+
+
+def _lock_chain(session: Session, table: str) -> None:
+    """Serialise appends: PostgreSQL advisory lock; SQLite already holds its write lock (BEGIN IMMEDIATE)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": 7_304_000 + len(table)})
+
+
+def _append(session: Session, row: Screening | Review, fields: Sequence[str]) -> None:
+    model = type(row)
+    _lock_chain(session, model.__tablename__)
+    head = session.execute(select(model.seq, model.row_hash).order_by(model.seq.desc()).limit(1)).first()
+    row.seq = (head[0] + 1) if head else 1
+    row.prev_hash = head[1] if head else GENESIS
+    row.row_hash = row_hash(row, fields)
+    session.add(row)
+    try:
+        session.flush()
+    except IntegrityError as exc:  # unique prev_hash: a concurrent writer took this place in the chain
+        raise ChainConflictError("another write reached the audit chain first; retry the request") from exc
+
+
+class ChainConflictError(RuntimeError):
+    pass
+
+
+class NotFoundError(LookupError):
+    pass
+
+
+def create_screening(session: Session, **values: Any) -> Screening:
+    row = Screening(id=new_id("scr"), created_at=_now(), **values)
+    _append(session, row, SCREENING_FIELDS)
+    return row
+
+
+def add_review(session: Session, **values: Any) -> Review:
+    row = Review(id=new_id("rev"), created_at=_now(), **values)
+    _append(session, row, REVIEW_FIELDS)
+    return row
+
+
+def get_screening(session: Session, screening_id: str) -> Screening:
+    row = session.scalar(select(Screening).where(Screening.id == screening_id))
+    if row is None:
+        raise NotFoundError(screening_id)
+    return row
+
+
+def reviews_of(session: Session, screening_id: str) -> list[Review]:
+    return list(session.scalars(select(Review).where(Review.screening_id == screening_id).order_by(Review.seq)))
+
+
+@dataclass(frozen=True)
+class ScreeningFilter:
+    action: str | None = None
+    tier: str | None = None
+    reference: str | None = None
+    created_from: datetime | None = None
+    created_to: datetime | None = None
+    created_by_key_id: int | None = None
+
+
+def list_screenings(session: Session, flt: ScreeningFilter, *, offset: int, limit: int) -> tuple[list[Screening], int]:
+    """Newest first, with the total count of matching rows for pagination."""
+    q = select(Screening)
+    if flt.action:
+        q = q.where(Screening.action == flt.action)
+    if flt.tier:
+        q = q.where(Screening.tier == flt.tier)
+    if flt.reference:
+        q = q.where(Screening.reference == flt.reference)
+    if flt.created_from:
+        q = q.where(Screening.created_at >= flt.created_from)
+    if flt.created_to:
+        q = q.where(Screening.created_at < flt.created_to)
+    if flt.created_by_key_id is not None:
+        q = q.where(Screening.created_by_key_id == flt.created_by_key_id)
+    total = int(session.scalar(select(func.count()).select_from(q.subquery())) or 0)
+    rows = list(session.scalars(q.order_by(Screening.seq.desc()).offset(offset).limit(limit)))
+    return rows, total
+
+
+def iter_reviewed(session: Session) -> Iterator[tuple[Screening, Review]]:
+    """Each reviewed screening with its latest review, oldest screening first."""
+    latest = select(Review.screening_id, func.max(Review.seq).label("seq")).group_by(Review.screening_id).subquery()
+    q = (
+        select(Screening, Review)
+        .join(latest, latest.c.screening_id == Screening.id)
+        .join(Review, Review.seq == latest.c.seq)
+        .order_by(Screening.seq)
+    )
+    for row in session.execute(q):
+        yield row[0], row[1]
+
+
+@dataclass(frozen=True)
+class ChainReport:
+    table: str
+    rows: int
+    ok: bool
+    problem: str | None = None
+
+
+def verify_chain(session: Session) -> list[ChainReport]:
+    """Recompute every row's hash and link; report the first break of each table."""
+    reports = []
+    for model, fields in ((Screening, SCREENING_FIELDS), (Review, REVIEW_FIELDS)):
+        prev = GENESIS
+        n = 0
+        problem = None
+        for row in session.scalars(select(model).order_by(model.seq)).yield_per(200):
+            n += 1
+            if row.prev_hash != prev:
+                problem = f"row seq={row.seq} id={row.id}: previous-hash link broken (a row was removed or reordered)"
+                break
+            if row_hash(row, fields) != row.row_hash:
+                problem = f"row seq={row.seq} id={row.id}: content does not match its hash (the row was edited)"
+                break
+            prev = row.row_hash
+        reports.append(ChainReport(model.__tablename__, n, problem is None, problem))
+    return reports
