@@ -91,3 +91,45 @@ def write_file(tmp_path: Path) -> Callable[[str, bytes | str], Path]:
         return path
 
     return _write
+
+
+# --------------------------------------------------------------------------- databases
+
+POSTGRES_ENV = "SURVEILRISK_TEST_POSTGRES_URL"
+
+
+def _fresh_postgres_db(base_url: str) -> tuple[str, Callable[[], None]]:
+    """Create a uniquely named database on the test server; return its URL and a dropper."""
+    import uuid
+
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    name = f"sr_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(base_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(base_url).set(database=name).render_as_string(hide_password=False)
+
+    def drop() -> None:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+    return url, drop
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def db_url(request, tmp_path):
+    """A fresh, empty database of each kind for each test."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'test.db'}"
+        return
+    base = os.environ.get(POSTGRES_ENV)
+    if not base:
+        if os.environ.get("SURVEILRISK_REQUIRE_POSTGRES"):
+            pytest.fail(f"{POSTGRES_ENV} is not set but SURVEILRISK_REQUIRE_POSTGRES is")
+        pytest.skip(f"set {POSTGRES_ENV} to run the PostgreSQL store tests")
+    url, drop = _fresh_postgres_db(base)
+    yield url
+    drop()
