@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import threading
 
 import pytest
@@ -45,14 +46,16 @@ def test_chain_links_rows_and_verifies(sessions):
     with session_scope(sessions) as s:
         ids = [_screening(s, i).id for i in range(5)]
     with session_scope(sessions) as s:
-        add_review(s, screening_id=ids[0], reviewer_key_id=2, reviewer_name="rev", verdict="confirm",
-                   capabilities=[], risk_factors=[], tier="minimal", action="proceed", evidence=[], comment="fine")  # fmt: skip
+        add_review(
+            s, screening_id=ids[0], reviewer_key_id=2, reviewer_name="rev", verdict="confirm",
+            capabilities=[], risk_factors=[], tier="minimal", action="proceed", evidence=[], comment="fine",
+        )  # fmt: skip  # fmt: skip
         reports = verify_chain(s)
     assert [(r.table, r.rows, r.ok) for r in reports] == [("screenings", 5, True), ("reviews", 1, True)]
     with session_scope(sessions) as s:
         rows = [get_screening(s, i) for i in ids]
     assert rows[0].prev_hash == "0" * 64
-    assert all(b.prev_hash == a.row_hash for a, b in zip(rows, rows[1:], strict=False))
+    assert all(b.prev_hash == a.row_hash for a, b in itertools.pairwise(rows))
 
 
 def _bypass_append_only(session) -> None:
@@ -102,7 +105,7 @@ def test_concurrent_appends_keep_one_chain(sessions):
             for i in range(5):
                 with session_scope(sessions) as s:
                     _screening(s, 100 * k + i, key_id=k)
-        except BaseException as exc:  # noqa: BLE001 - reported below
+        except BaseException as exc:  # reported below
             errors.append(exc)
 
     threads = [threading.Thread(target=worker, args=(k,)) for k in range(4)]
