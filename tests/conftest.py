@@ -133,3 +133,45 @@ def db_url(request, tmp_path):
     url, drop = _fresh_postgres_db(base)
     yield url
     drop()
+
+
+# --------------------------------------------------------------------------- service
+
+@pytest.fixture(scope="session")
+def shipped_classifier():
+    """The shipped fine-tuned model, loaded once for all tests that need it."""
+    from classifier.predict import Classifier
+
+    return Classifier.load(os.environ.get("SURVEILRISK_TEST_MODEL", "shipped"))
+
+
+@pytest.fixture
+def service_factory(tmp_path, shipped_classifier):
+    """Start the real app (TestClient over HTTP semantics) on a fresh database; returns (client, keys)."""
+    from contextlib import ExitStack
+
+    from fastapi.testclient import TestClient
+
+    from classifier.settings import Settings
+    from serving.app import create_app
+    from serving.auth import create_key
+    from serving.db import session_scope
+
+    stack = ExitStack()
+
+    def start(database_url: str | None = None, **overrides):
+        settings = Settings(data_dir=tmp_path / "var", database_url=database_url, **overrides)
+        app = create_app(settings, classifier=shipped_classifier)
+        client = stack.enter_context(TestClient(app))
+        keys = {}
+        with session_scope(app.state.sr.sessions) as s:
+            for role, name in (("screener", "alice"), ("screener", "bob"), ("reviewer", "rita"), ("admin", "ada")):
+                keys[name] = create_key(s, role=role, name=name)[1]
+        return client, keys
+
+    yield start
+    stack.close()
+
+
+def auth(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
