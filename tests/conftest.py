@@ -137,6 +137,7 @@ def db_url(request, tmp_path):
 
 # --------------------------------------------------------------------------- service
 
+
 @pytest.fixture(scope="session")
 def shipped_classifier():
     """The shipped fine-tuned model, loaded once for all tests that need it."""

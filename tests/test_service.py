@@ -96,20 +96,30 @@ def test_screening_flow_review_and_feedback_export(service_factory, tmp_path):
     assert s["document"]["media_type"] == "application/pdf" and len(s["document"]["sha256"]) == 64
 
     # JSON screening of a lens: proceeds
-    r = client.post("/v1/screenings", json={"text": "\n".join(LENS_DATASHEET), "destination": "DE",
-                                            "end_user_type": "private_company"}, headers=alice)  # fmt: skip
+    r = client.post(
+        "/v1/screenings",
+        json={"text": "\n".join(LENS_DATASHEET), "destination": "DE", "end_user_type": "private_company"},
+        headers=alice,
+    )
     assert r.status_code == 201 and r.json()["decision"]["action"] == "proceed"
 
     # the reviewer corrects: adds a label the model did not cite, with a quote as evidence
     original = client.get(f"/v1/screenings/{s['id']}", headers=rita).json()
     caps = [d["id"] for d in original["classification"]["capabilities"]]
-    body = {"verdict": "correct", "capabilities": sorted({*caps, "face_identification", "face_detection"}),
-            "risk_factors": ["law_enforcement", "real_time", "public_space_mass_scale"], "tier": "critical",
-            "action": "block", "comment": "Live watch-list matching for police across a city.",
-            "evidence": [{"label": "face_detection", "quote": "every face captured"},
-                         {"label": "public_space_mass_scale", "quote": "city-wide camera networks"},
-                         {"label": "real_time", "quote": "within one second of a match"},
-                         {"label": "law_enforcement", "quote": "police departments"}]}  # fmt: skip
+    body = {
+        "verdict": "correct",
+        "capabilities": sorted({*caps, "face_identification", "face_detection"}),
+        "risk_factors": ["law_enforcement", "real_time", "public_space_mass_scale"],
+        "tier": "critical",
+        "action": "block",
+        "comment": "Live watch-list matching for police across a city.",
+        "evidence": [
+            {"label": "face_detection", "quote": "every face captured"},
+            {"label": "public_space_mass_scale", "quote": "city-wide camera networks"},
+            {"label": "real_time", "quote": "within one second of a match"},
+            {"label": "law_enforcement", "quote": "police departments"},
+        ],
+    }
     r = client.post(f"/v1/screenings/{s['id']}/reviews", json=body, headers=rita)
     assert r.status_code == 201, r.text
     after = client.get(f"/v1/screenings/{s['id']}", headers=rita).json()
@@ -135,26 +145,48 @@ def test_screening_flow_review_and_feedback_export(service_factory, tmp_path):
 
 def test_review_rules(service_factory):
     client, keys = service_factory()
-    r = client.post("/v1/screenings", json={"text": "\n".join(LENS_DATASHEET), "destination": "DE",
-                                            "end_user_type": "research"}, headers=auth(keys["alice"]))  # fmt: skip
+    r = client.post(
+        "/v1/screenings",
+        json={"text": "\n".join(LENS_DATASHEET), "destination": "DE", "end_user_type": "research"},
+        headers=auth(keys["alice"]),
+    )
     sid = r.json()["id"]
     rita = auth(keys["rita"])
     bad = [
         ({"verdict": "correct", "capabilities": ["face_identification"], "comment": "x"}, "add evidence"),
-        ({"verdict": "correct", "capabilities": ["face_identification"], "tier": "limited", "comment": "x",
-          "evidence": [{"label": "face_identification", "quote": "Focal length"}]}, "below high"),  # fmt: skip
+        (
+            {
+                "verdict": "correct",
+                "capabilities": ["face_identification"],
+                "tier": "limited",
+                "comment": "x",
+                "evidence": [{"label": "face_identification", "quote": "Focal length"}],
+            },
+            "below high",
+        ),
         ({"verdict": "correct", "capabilities": ["face_scan"], "comment": "x"}, "unknown capability"),
         ({"verdict": "confirm", "tier": "high", "comment": "x"}, "takes no corrected values"),
-        ({"verdict": "correct", "capabilities": ["face_detection"], "comment": "x",
-          "evidence": [{"label": "face_detection", "quote": "not in the text"}]}, "not in the document"),  # fmt: skip
+        (
+            {
+                "verdict": "correct",
+                "capabilities": ["face_detection"],
+                "comment": "x",
+                "evidence": [{"label": "face_detection", "quote": "not in the text"}],
+            },
+            "not in the document",
+        ),
     ]
     for payload, message in bad:
         r = client.post(f"/v1/screenings/{sid}/reviews", json=payload, headers=rita)
         assert r.status_code == 422 and message in r.json()["message"], (payload, r.json())
     r = client.post(f"/v1/screenings/{sid}/reviews", json={"verdict": "confirm", "comment": "agreed"}, headers=rita)
     assert r.status_code == 201
-    assert client.post("/v1/screenings/scr_nope/reviews", json={"verdict": "confirm", "comment": "x"},
-                       headers=rita).status_code == 404  # fmt: skip
+    assert (
+        client.post(
+            "/v1/screenings/scr_nope/reviews", json={"verdict": "confirm", "comment": "x"}, headers=rita
+        ).status_code
+        == 404
+    )
 
 
 def test_roles_and_ownership(service_factory):
@@ -194,13 +226,17 @@ def test_filters_and_pagination(service_factory):
     rita = auth(keys["rita"])
     for i in range(5):
         text = "\n".join(FACE_DATASHEET if i % 2 else LENS_DATASHEET)
-        client.post("/v1/screenings", json={"text": text, "destination": "DE", "end_user_type": "private_company",
-                                            "reference": f"R{i}"}, headers=auth(keys["alice"]))  # fmt: skip
+        client.post(
+            "/v1/screenings",
+            json={"text": text, "destination": "DE", "end_user_type": "private_company", "reference": f"R{i}"},
+            headers=auth(keys["alice"]),
+        )
     page = client.get("/v1/screenings", params={"page_size": 2, "page": 1}, headers=rita).json()
     assert page["total"] == 5 and [x["reference"] for x in page["items"]] == ["R4", "R3"]
-    assert client.get("/v1/screenings", params={"page": 3, "page_size": 2}, headers=rita).json()["items"][0][
-        "reference"
-    ] == "R0"
+    assert (
+        client.get("/v1/screenings", params={"page": 3, "page_size": 2}, headers=rita).json()["items"][0]["reference"]
+        == "R0"
+    )
     proceed = client.get("/v1/screenings", params={"action": "proceed"}, headers=rita).json()
     assert {x["reference"] for x in proceed["items"]} == {"R0", "R2", "R4"}
     assert client.get("/v1/screenings", params={"reference": "R3"}, headers=rita).json()["total"] == 1
@@ -246,9 +282,16 @@ def test_audit_verify_cli_detects_an_edited_row(service_factory, tmp_path, monke
     db = tmp_path / "audit.db"
     client, keys = service_factory(database_url=f"sqlite:///{db}")
     for ref in ("A", "B", "C"):
-        client.post("/v1/screenings", json={"text": "\n".join(LENS_DATASHEET), "destination": "DE",
-                                            "end_user_type": "research", "reference": ref},
-                    headers=auth(keys["alice"]))  # fmt: skip
+        client.post(
+            "/v1/screenings",
+            json={
+                "text": "\n".join(LENS_DATASHEET),
+                "destination": "DE",
+                "end_user_type": "research",
+                "reference": ref,
+            },
+            headers=auth(keys["alice"]),
+        )
     monkeypatch.setenv("SURVEILRISK_DATABASE_URL", f"sqlite:///{db}")
     runner = CliRunner()
     ok = runner.invoke(cli_app, ["audit", "verify"])
@@ -267,9 +310,20 @@ def test_audit_verify_cli_detects_an_edited_row(service_factory, tmp_path, monke
 def test_openapi_documents_the_api(service_factory):
     client, _ = service_factory()
     spec = client.get("/openapi.json").json()
-    for path in ("/v1/classify", "/v1/classify/batch", "/v1/screenings", "/v1/screenings/{screening_id}",
-                 "/v1/screenings/{screening_id}/reviews", "/v1/feedback/export", "/v1/taxonomy", "/v1/model",
-                 "/v1/policy", "/healthz", "/readyz", "/metrics"):  # fmt: skip
+    for path in (
+        "/v1/classify",
+        "/v1/classify/batch",
+        "/v1/screenings",
+        "/v1/screenings/{screening_id}",
+        "/v1/screenings/{screening_id}/reviews",
+        "/v1/feedback/export",
+        "/v1/taxonomy",
+        "/v1/model",
+        "/v1/policy",
+        "/healthz",
+        "/readyz",
+        "/metrics",
+    ):
         assert path in spec["paths"], path
     content = spec["paths"]["/v1/screenings"]["post"]["requestBody"]["content"]
     assert {"application/json", "multipart/form-data"} <= set(content)
@@ -289,14 +343,20 @@ def test_screening_and_review_on_postgres(service_factory):
     url, drop = _fresh_postgres_db(base)
     try:
         client, keys = service_factory(database_url=url)
-        r = client.post("/v1/screenings", json={"text": "\n".join(FACE_DATASHEET), "destination": "CN",
-                                                "end_user_type": "private_company"}, headers=auth(keys["alice"]))  # fmt: skip
+        r = client.post(
+            "/v1/screenings",
+            json={"text": "\n".join(FACE_DATASHEET), "destination": "CN", "end_user_type": "private_company"},
+            headers=auth(keys["alice"]),
+        )
         assert r.status_code == 201 and r.json()["decision"]["action"] == "block"
         sid = r.json()["id"]
-        r = client.post(f"/v1/screenings/{sid}/reviews", json={"verdict": "confirm", "comment": "ok"},
-                        headers=auth(keys["rita"]))  # fmt: skip
+        r = client.post(
+            f"/v1/screenings/{sid}/reviews", json={"verdict": "confirm", "comment": "ok"}, headers=auth(keys["rita"])
+        )
         assert r.status_code == 201
-        assert client.get(f"/v1/screenings/{sid}", headers=auth(keys["ada"])).json()["reviews"][0]["verdict"] == "confirm"
+        assert (
+            client.get(f"/v1/screenings/{sid}", headers=auth(keys["ada"])).json()["reviews"][0]["verdict"] == "confirm"
+        )
         client.close()
     finally:
         drop()

@@ -32,14 +32,27 @@ def sessions(db_url):
 
 def _screening(session, n: int = 0, key_id: int = 1, action: str = "proceed", tier: str = "minimal"):
     return create_screening(
-        session, created_by_key_id=key_id, created_by_name=f"user{key_id}", reference=f"REF-{n}",
-        destination="DE", destination_group="eu_eu001", end_user_type="research", end_user_name=None,
-        filename=f"doc{n}.pdf", media_type="application/pdf", size_bytes=100 + n, document_sha256=f"{n:064x}",
-        text=f"document number {n}", raw_bytes=None,
+        session,
+        created_by_key_id=key_id,
+        created_by_name=f"user{key_id}",
+        reference=f"REF-{n}",
+        destination="DE",
+        destination_group="eu_eu001",
+        end_user_type="research",
+        end_user_name=None,
+        filename=f"doc{n}.pdf",
+        media_type="application/pdf",
+        size_bytes=100 + n,
+        document_sha256=f"{n:064x}",
+        text=f"document number {n}",
+        raw_bytes=None,
         classification={"tier": tier, "capabilities": [], "risk_factors": [], "scores": {"x": 0.1 * n}},
-        tier=tier, action=action, decision={"action": action, "reasons": ["r"], "rule": 1},
-        policy_version="p1", model_version="m1",
-    )  # fmt: skip
+        tier=tier,
+        action=action,
+        decision={"action": action, "reasons": ["r"], "rule": 1},
+        policy_version="p1",
+        model_version="m1",
+    )
 
 
 def test_chain_links_rows_and_verifies(sessions):
@@ -49,7 +62,7 @@ def test_chain_links_rows_and_verifies(sessions):
         add_review(
             s, screening_id=ids[0], reviewer_key_id=2, reviewer_name="rev", verdict="confirm",
             capabilities=[], risk_factors=[], tier="minimal", action="proceed", evidence=[], comment="fine",
-        )  # fmt: skip  # fmt: skip
+        )  # fmt: skip
         reports = verify_chain(s)
     assert [(r.table, r.rows, r.ok) for r in reports] == [("screenings", 5, True), ("reviews", 1, True)]
     with session_scope(sessions) as s:

@@ -246,7 +246,10 @@ def compose_corpus(
             plain = [d for d in pool if not d.capabilities and len(d.text.split()) > 120]
             donors = [d for d in pool if d.capabilities and d.evidence]
             if kind == "cat":
-                doc = _catalogue(n, [d for d in pool if len(d.text.split()) < 900], rng, taxonomy)
+                short = [d for d in pool if len(d.text.split()) < 900]
+                if rng.random() < 0.4:  # catalogues of look-alike benign products are common too
+                    short = [d for d in short if Tier.parse(d.tier) <= Tier.LIMITED]
+                doc = _catalogue(n, short, rng, taxonomy)
             elif kind == "bury":
                 doc = _buried(n, plain, donors, rng, taxonomy) if plain and donors else None
             else:

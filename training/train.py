@@ -60,6 +60,7 @@ class TrainConfig:
     lora_r: int = 16
     lora_alpha: int = 32
     lora_dropout: float = 0.1
+    first_layer: int = 0
     hidden_dropout: float = 0.1
     window_loss_weight: float = 1.0
     max_docs_per_split: int | None = None  # tiny runs in tests
@@ -182,7 +183,13 @@ def train(cfg: TrainConfig) -> Path:
         NetConfig(
             n_labels=n_labels,
             hidden_dropout=cfg.hidden_dropout,
-            adapter=AdapterConfig(kind=cfg.adapter, r=cfg.lora_r, alpha=cfg.lora_alpha, dropout=cfg.lora_dropout),
+            adapter=AdapterConfig(
+                kind=cfg.adapter,
+                r=cfg.lora_r,
+                alpha=cfg.lora_alpha,
+                dropout=cfg.lora_dropout,
+                first_layer=cfg.first_layer,
+            ),
         )
     )
     heads = [p for n, p in net.named_parameters() if p.requires_grad and n.startswith(("label_head", "tier_head"))]
