@@ -14,9 +14,9 @@ DEFAULT_SHARES = {"train": 0.68, "validation": 0.15, "test": 0.17}
 def assign_splits(docs: Sequence[Document], shares: dict[str, float] | None = None, seed: int = 13) -> dict[str, str]:
     """Map group id → split.
 
-    Groups are placed rarest-label first into the split that is furthest below its target
-    share for that group's labels (iterative stratification at group level), so small
-    labels are spread before common ones fill the splits. Deterministic for a seed.
+    Groups are placed rarest-label first, each into the split furthest below its target
+    share (relatively) for the group's rarest label, then for all its labels, then for size:
+    iterative stratification at group level. Deterministic for a seed.
     """
     shares = shares or DEFAULT_SHARES
     if abs(sum(shares.values()) - 1.0) > 1e-6 or set(shares) != set(SPLITS):
@@ -44,11 +44,15 @@ def assign_splits(docs: Sequence[Document], shares: dict[str, float] | None = No
     out: dict[str, str] = {}
     for g in order:
         ks = group_keys[g]
+        rarest = min(ks, key=lambda k: totals[k])
 
-        def deficit(split: str, ks: set[str] = ks) -> tuple[float, float]:
-            label_gap = sum(shares[split] * totals[k] - have[split][k] for k in ks) / max(len(ks), 1)
-            size_gap = shares[split] * n_docs - size[split]
-            return (label_gap, size_gap)
+        def deficit(split: str, rarest: str = rarest, ks: set[str] = ks) -> tuple[float, float, float]:
+            # Relative shortfall of the group's rarest label first, then of all its labels, then of size.
+            want = shares[split] * totals[rarest]
+            rare_gap = (want - have[split][rarest]) / want
+            mean_gap = sum((shares[split] * totals[k] - have[split][k]) / (shares[split] * totals[k]) for k in ks)
+            size_gap = (shares[split] * n_docs - size[split]) / (shares[split] * n_docs)
+            return (round(rare_gap, 6), mean_gap / max(len(ks), 1), size_gap)
 
         best = max(SPLITS, key=deficit)
         out[g] = best
