@@ -94,7 +94,10 @@ class SurveilRiskNet(nn.Module):
         enc: Any = encoder if encoder is not None else load_base_encoder()
         hidden = int(enc.config.hidden_size)
         self.encoder = enc
+        # The base's mean-pooled features are small (std ~0.1): normalising them lets the heads learn quickly.
+        self.norm = nn.LayerNorm(hidden)
         self.dropout = nn.Dropout(config.hidden_dropout)
+        self.register_buffer("pos_weight", torch.ones(config.n_labels + N_TIER_LOGITS), persistent=False)
         self.label_head = nn.Linear(hidden, config.n_labels)
         self.tier_head = nn.Linear(hidden, N_TIER_LOGITS)
         self._apply_adapter()
@@ -119,12 +122,17 @@ class SurveilRiskNet(nn.Module):
             for name, p in self.encoder.named_parameters():
                 p.requires_grad_(name.startswith(trained))  # embeddings, pooler and lower blocks stay frozen
 
+    def set_pos_weight(self, weight: torch.Tensor) -> None:
+        """Up-weight positives of rare labels during training (sqrt of the negative/positive ratio)."""
+        assert weight.shape == self.pos_weight.shape, f"pos_weight must have shape {tuple(self.pos_weight.shape)}"
+        self.pos_weight.copy_(weight)
+
     def window_logits(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         """[windows, n_labels + 3] logits: labels first, then the cumulative tier logits."""
         hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
         mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
         pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)  # mean pooling, as the base was trained
-        pooled = self.dropout(pooled)
+        pooled = self.dropout(self.norm(pooled))
         return torch.cat([self.label_head(pooled), self.tier_head(pooled)], dim=-1)
 
     def forward(
@@ -149,9 +157,10 @@ class SurveilRiskNet(nn.Module):
         doc_logits = pool_max(logits, doc_index, n_docs)
         out = {"logits": doc_logits}
         if doc_targets is not None:
-            loss = F.binary_cross_entropy_with_logits(doc_logits, doc_targets)
+            pw = self.pos_weight
+            loss = F.binary_cross_entropy_with_logits(doc_logits, doc_targets, pos_weight=pw)
             if window_targets is not None and window_mask is not None and window_mask.sum() > 0:
-                per = F.binary_cross_entropy_with_logits(logits, window_targets, reduction="none")
+                per = F.binary_cross_entropy_with_logits(logits, window_targets, reduction="none", pos_weight=pw)
                 loss = loss + window_loss_weight * (per * window_mask).sum() / window_mask.sum()
             out["loss"] = loss
         return out

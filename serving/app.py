@@ -87,8 +87,11 @@ def create_app(settings: Settings | None = None, classifier: Classifier | None =
             return await call_next(request)
         return await metrics.middleware(request, call_next)
 
+    from serving import web
     from serving.routes import admin, classify, meta, screenings
 
+    app.mount("/static", web.static_files, name="static")
+    app.include_router(web.router)
     app.include_router(classify.router)
     app.include_router(screenings.router)
     app.include_router(admin.router)

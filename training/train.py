@@ -192,8 +192,14 @@ def train(cfg: TrainConfig) -> Path:
             ),
         )
     )
-    heads = [p for n, p in net.named_parameters() if p.requires_grad and n.startswith(("label_head", "tier_head"))]
-    body = [p for n, p in net.named_parameters() if p.requires_grad and not n.startswith(("label_head", "tier_head"))]
+    targets = np.stack([d.targets for d in train_ds.docs])
+    positives = targets.sum(0).clip(min=1)
+    net.set_pos_weight(
+        torch.tensor(np.sqrt((len(targets) - positives) / positives).clip(1.0, 10.0), dtype=torch.float32)
+    )
+    head_names = ("label_head", "tier_head", "norm")
+    heads = [p for n, p in net.named_parameters() if p.requires_grad and n.startswith(head_names)]
+    body = [p for n, p in net.named_parameters() if p.requires_grad and not n.startswith(head_names)]
     optimizer = torch.optim.AdamW(
         [{"params": body, "lr": cfg.learning_rate}, {"params": heads, "lr": cfg.head_learning_rate}],
         weight_decay=cfg.weight_decay,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
 
 from classifier.results import ClassificationResult
@@ -42,10 +42,23 @@ async def _batch(request: Request, state: StateDep) -> ParsedRequest:
     return await parse_request(request, state.settings.max_upload_bytes, n, ("file", "files"))
 
 
-@router.post("/classify", response_model=ClassificationResult, responses=ERRORS, openapi_extra=UPLOAD_DOC)
+class ClassificationWithText(ClassificationResult):
+    text: str | None = None
+
+
+@router.post(
+    "/classify",
+    response_model=ClassificationWithText,
+    response_model_exclude_none=True,
+    responses=ERRORS,
+    openapi_extra=UPLOAD_DOC,
+)
 async def classify(
-    state: StateDep, _: ScreenerDep, parsed: Annotated[ParsedRequest, Depends(_single)]
-) -> ClassificationResult:
+    state: StateDep,
+    _: ScreenerDep,
+    parsed: Annotated[ParsedRequest, Depends(_single)],
+    include_text: Annotated[bool, Query(description="Also return the extracted text the offsets refer to.")] = False,
+) -> ClassificationWithText:
     """Classify one document (JSON text or a multipart `file` upload)."""
     if parsed.json_body is not None:
         body = validate_json(ClassifyText, parsed.json_body)
@@ -56,10 +69,10 @@ async def classify(
         doc = DocumentInput(text=parsed.fields["text"], title=parsed.fields.get("title"))
     else:
         raise APIError(422, "missing_document", "send JSON {text} or a multipart upload in the 'file' field")
-    ((_, result, status),) = await run_in_threadpool(classify_many, state, [doc])
-    if isinstance(result, ErrorBody):
-        raise APIError(status, result.code, result.message)
-    return result
+    ((extracted, result, status),) = await run_in_threadpool(classify_many, state, [doc])
+    if isinstance(result, ErrorBody) or extracted is None:
+        raise APIError(status, result.code, result.message)  # type: ignore[union-attr]
+    return ClassificationWithText(**result.model_dump(), text=extracted.text if include_text else None)
 
 
 @router.post("/classify/batch", response_model=BatchResponse, responses=ERRORS)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+import csv
+import io
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 
 from classifier.policy import Action
@@ -131,6 +134,89 @@ async def create(
     return await run_in_threadpool(_store, state, principal, doc, body)
 
 
+def _filter(
+    principal: Principal,
+    action: str | None,
+    tier: str | None,
+    reference: str | None,
+    created_from: datetime | None,
+    created_to: datetime | None,
+    mine: bool,
+) -> ScreeningFilter:
+    own = mine or not principal.can("reviewer")
+    return ScreeningFilter(
+        action=action,
+        tier=tier,
+        reference=reference,
+        created_from=_naive(created_from),
+        created_to=_naive(created_to),
+        created_by_key_id=principal.key_id if own else None,
+    )
+
+
+@router.get("/export.csv", response_class=Response, responses={200: {"content": {"text/csv": {}}}})
+def export_csv(
+    session: SessionDep,
+    principal: ScreenerDep,
+    action: ActionId | None = None,
+    tier: TierId | None = None,
+    reference: str | None = None,
+    created_from: datetime | None = None,
+    created_to: datetime | None = None,
+    mine: bool = False,
+) -> Response:
+    """The screenings you may see, as CSV for the compliance file (same filters as the list)."""
+    flt = _filter(principal, action, tier, reference, created_from, created_to, mine)
+    rows, _ = list_screenings(session, flt, offset=0, limit=100_000)
+    buf = io.StringIO()
+    out = csv.writer(buf)
+    out.writerow(
+        [
+            "id",
+            "created_at_utc",
+            "created_by",
+            "reference",
+            "document",
+            "destination",
+            "destination_group",
+            "end_user_type",
+            "end_user_name",
+            "tier",
+            "action",
+            "capabilities",
+            "policy_version",
+            "model_version",
+            "document_sha256",
+        ]
+    )
+    for s in rows:
+        caps = ";".join(d["id"] for d in s.classification.get("capabilities", []))
+        out.writerow(
+            [
+                s.id,
+                s.created_at.isoformat(timespec="seconds"),
+                s.created_by_name,
+                s.reference or "",
+                s.filename or "",
+                s.destination,
+                s.destination_group,
+                s.end_user_type,
+                s.end_user_name or "",
+                s.tier,
+                s.action,
+                caps,
+                s.policy_version,
+                s.model_version,
+                s.document_sha256,
+            ]
+        )
+    return Response(
+        buf.getvalue(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="screenings.csv"'},
+    )
+
+
 def _visible(principal: Principal, row: Screening) -> bool:
     return principal.can("reviewer") or row.created_by_key_id == principal.key_id
 
@@ -146,6 +232,21 @@ def read(screening_id: str, session: SessionDep, principal: ScreenerDep) -> Scre
         # Same answer as a missing id: a screener cannot learn which ids exist.
         raise APIError(404, "not_found", f"no screening {screening_id!r}")
     return screening_out(row, reviews_of(session, screening_id))
+
+
+@router.get("/{screening_id}/report", response_class=HTMLResponse, responses=ERRORS)
+def report(
+    screening_id: str, request: Request, state: StateDep, session: SessionDep, principal: ScreenerDep
+) -> HTMLResponse:
+    """A printable HTML report of one screening for the compliance file (print it to PDF)."""
+    from serving.web import templates
+
+    s = read(screening_id, session, principal)
+    names = {
+        lab.id: lab.name for lab in (*state.classifier.taxonomy.capabilities, *state.classifier.taxonomy.risk_factors)
+    }
+    generated = datetime.now(UTC).strftime("%Y-%m-%d %H:%M")
+    return templates.TemplateResponse(request, "report.html", {"s": s, "names": names, "generated": generated})
 
 
 @router.get("", response_model=ScreeningPage, responses=ERRORS)
@@ -183,8 +284,6 @@ def list_(
 def _naive(dt: datetime | None) -> datetime | None:
     if dt is None or dt.tzinfo is None:
         return dt
-    from datetime import UTC
-
     return dt.astimezone(UTC).replace(tzinfo=None)
 
 
