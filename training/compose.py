@@ -246,10 +246,16 @@ def compose_corpus(
             plain = [d for d in pool if not d.capabilities and len(d.text.split()) > 120]
             donors = [d for d in pool if d.capabilities and d.evidence]
             if kind == "cat":
-                short = [d for d in pool if len(d.text.split()) < 900]
-                if rng.random() < 0.4:  # catalogues of look-alike benign products are common too
-                    short = [d for d in short if Tier.parse(d.tier) <= Tier.LIMITED]
-                doc = _catalogue(n, short, rng, taxonomy)
+                roll = rng.random()
+                if roll < 0.08:  # a few long bundles: real datasheet collections run to thousands of words
+                    picks = [d for d in pool if 500 < len(d.text.split()) < 1300]
+                else:
+                    picks = [d for d in pool if len(d.text.split()) < 900]
+                    if roll < 0.45:  # catalogues of look-alike benign products are common too
+                        picks = [d for d in picks if Tier.parse(d.tier) <= Tier.LIMITED]
+                doc = _catalogue(n, picks, rng, taxonomy)
+                if doc is not None and len(doc.text.split()) > 2500:
+                    doc = None
             elif kind == "bury":
                 doc = _buried(n, plain, donors, rng, taxonomy) if plain and donors else None
             else:
