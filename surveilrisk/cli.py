@@ -135,6 +135,26 @@ def data_check(
     typer.echo(f"corpus check passed: {len(docs)} documents")
 
 
+@data_app.command("card")
+def data_card(
+    check: Annotated[bool, typer.Option(help="Only check that data/README.md is up to date.")] = False,
+) -> None:
+    """Regenerate the statistics block of the data card (data/README.md)."""
+    from training.corpus import DATA_DIR, load_corpus
+    from training.datacard import replace_block, stats_markdown
+
+    card = DATA_DIR / "README.md"
+    current = card.read_text(encoding="utf-8")
+    updated = replace_block(current, stats_markdown(load_corpus()))
+    if check:
+        if updated != current:
+            _fail("data/README.md statistics are stale; run `surveilrisk data card`", 1)
+        typer.echo("data card is up to date")
+        return
+    card.write_text(updated, encoding="utf-8")
+    typer.echo(f"updated {card}")
+
+
 # --------------------------------------------------------------------------- evaluate
 
 
