@@ -45,7 +45,7 @@ baselines: install
 	$(BIN)/surveilrisk evaluate --model tfidf --split test --out runs/baselines/tfidf
 
 train: install
-	$(BIN)/surveilrisk train --config training/configs/shipped.yaml
+	$(BIN)/surveilrisk train --config training/configs/shipped.yaml --publish
 
 bench: install
 	$(BIN)/python -m benchmarks.inference

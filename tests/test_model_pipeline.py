@@ -119,3 +119,28 @@ def test_bad_training_config_is_rejected():
         TrainConfig(epochs=0)
     with pytest.raises(ValueError, match="adapter must be"):
         TrainConfig(adapter="prefix")
+
+
+@pytest.mark.slow
+def test_same_seed_reproduces_the_same_model(tmp_path):
+    write_jsonl(tmp_path / "corpus" / "tiny.jsonl", _tiny_corpus())
+
+    def run(name: str) -> dict:
+        cfg = TrainConfig(
+            output_dir=tmp_path / name,
+            corpus_dir=tmp_path / "corpus",
+            epochs=2,
+            docs_per_batch=4,
+            windows_per_doc=2,
+            max_window_tokens=48,
+            augment_window_sizes=[],
+            lora_r=2,
+            lora_alpha=4,
+            seed=11,
+            evaluate_test=False,
+        )
+        return json.loads((train(cfg) / "artifact.json").read_text())
+
+    a, b = run("a"), run("b")
+    assert a["thresholds"] == b["thresholds"]
+    assert a["metrics"] == b["metrics"]

