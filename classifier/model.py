@@ -124,8 +124,9 @@ class SurveilRiskNet(nn.Module):
 
     def set_pos_weight(self, weight: torch.Tensor) -> None:
         """Up-weight positives of rare labels during training (sqrt of the negative/positive ratio)."""
-        assert weight.shape == self.pos_weight.shape, f"pos_weight must have shape {tuple(self.pos_weight.shape)}"
-        self.pos_weight.copy_(weight)
+        current: torch.Tensor = self.pos_weight  # type: ignore[assignment]
+        assert weight.shape == current.shape, f"pos_weight must have shape {tuple(current.shape)}"
+        current.copy_(weight)
 
     def window_logits(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         """[windows, n_labels + 3] logits: labels first, then the cumulative tier logits."""
@@ -157,7 +158,7 @@ class SurveilRiskNet(nn.Module):
         doc_logits = pool_max(logits, doc_index, n_docs)
         out = {"logits": doc_logits}
         if doc_targets is not None:
-            pw = self.pos_weight
+            pw: torch.Tensor = self.pos_weight  # type: ignore[assignment]
             loss = F.binary_cross_entropy_with_logits(doc_logits, doc_targets, pos_weight=pw)
             if window_targets is not None and window_mask is not None and window_mask.sum() > 0:
                 per = F.binary_cross_entropy_with_logits(logits, window_targets, reduction="none", pos_weight=pw)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -65,6 +66,9 @@ class TransformerModel:
         self.label_temperature = float(temp.get("labels", 1.0))
         self.tier_temperature = float(temp.get("tier", 1.0))
         self._thresholds = {lab: float(meta.get("thresholds", {}).get(lab, 0.5)) for lab in self.label_ids}
+        # Fast tokenizers refuse concurrent use ("Already borrowed"); one scoring call at a time per
+        # process. Parallelism comes from batching and from several worker processes.
+        self._lock = threading.Lock()
 
     @classmethod
     def load(cls, folder: Path | str, batch_size: int = 32) -> TransformerModel:
@@ -135,6 +139,10 @@ class TransformerModel:
         return tier_probabilities(doc_logits[..., len(self.label_ids) :], self.tier_temperature)
 
     def score(self, texts: Sequence[str], progress: bool = False) -> list[RawPrediction]:
+        with self._lock:
+            return self._score(texts, progress)
+
+    def _score(self, texts: Sequence[str], progress: bool) -> list[RawPrediction]:
         docs = self.document_logits(texts, progress=progress)
         preds = []
         wanted: list[tuple[int, str, list[Span]]] = []
