@@ -119,20 +119,25 @@ def _fresh_postgres_db(base_url: str) -> tuple[str, Callable[[], None]]:
     return url, drop
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def db_url(request, tmp_path):
-    """A fresh, empty database of each kind for each test."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'test.db'}"
-        return
+@pytest.fixture
+def postgres_db():
+    """A fresh database on the test PostgreSQL server (skipped locally without one, required in CI)."""
     base = os.environ.get(POSTGRES_ENV)
     if not base:
         if os.environ.get("SURVEILRISK_REQUIRE_POSTGRES"):
             pytest.fail(f"{POSTGRES_ENV} is not set but SURVEILRISK_REQUIRE_POSTGRES is")
-        pytest.skip(f"set {POSTGRES_ENV} to run the PostgreSQL store tests")
+        pytest.skip(f"set {POSTGRES_ENV} to run the PostgreSQL tests")
     url, drop = _fresh_postgres_db(base)
     yield url
     drop()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def db_url(request, tmp_path):
+    """A fresh, empty database of each kind for each test."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'test.db'}"
+    return request.getfixturevalue("postgres_db")
 
 
 # --------------------------------------------------------------------------- service

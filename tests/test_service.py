@@ -330,33 +330,17 @@ def test_openapi_documents_the_api(service_factory):
 
 
 @pytest.mark.postgres
-def test_screening_and_review_on_postgres(service_factory):
-    import os
-
-    from tests.conftest import POSTGRES_ENV, _fresh_postgres_db
-
-    base = os.environ.get(POSTGRES_ENV)
-    if not base:
-        if os.environ.get("SURVEILRISK_REQUIRE_POSTGRES"):
-            pytest.fail(f"{POSTGRES_ENV} is not set")
-        pytest.skip(f"set {POSTGRES_ENV}")
-    url, drop = _fresh_postgres_db(base)
-    try:
-        client, keys = service_factory(database_url=url)
-        r = client.post(
-            "/v1/screenings",
-            json={"text": "\n".join(FACE_DATASHEET), "destination": "CN", "end_user_type": "private_company"},
-            headers=auth(keys["alice"]),
-        )
-        assert r.status_code == 201 and r.json()["decision"]["action"] == "block"
-        sid = r.json()["id"]
-        r = client.post(
-            f"/v1/screenings/{sid}/reviews", json={"verdict": "confirm", "comment": "ok"}, headers=auth(keys["rita"])
-        )
-        assert r.status_code == 201
-        assert (
-            client.get(f"/v1/screenings/{sid}", headers=auth(keys["ada"])).json()["reviews"][0]["verdict"] == "confirm"
-        )
-        client.close()
-    finally:
-        drop()
+def test_screening_and_review_on_postgres(service_factory, postgres_db):
+    client, keys = service_factory(database_url=postgres_db)
+    r = client.post(
+        "/v1/screenings",
+        json={"text": "\n".join(FACE_DATASHEET), "destination": "CN", "end_user_type": "private_company"},
+        headers=auth(keys["alice"]),
+    )
+    assert r.status_code == 201 and r.json()["decision"]["action"] == "block"
+    sid = r.json()["id"]
+    r = client.post(
+        f"/v1/screenings/{sid}/reviews", json={"verdict": "confirm", "comment": "ok"}, headers=auth(keys["rita"])
+    )
+    assert r.status_code == 201
+    assert client.get(f"/v1/screenings/{sid}", headers=auth(keys["ada"])).json()["reviews"][0]["verdict"] == "confirm"
