@@ -135,7 +135,19 @@ class TransformerModel:
     def label_probabilities(self, doc_logits: np.ndarray) -> np.ndarray:
         return sigmoid(doc_logits[..., : len(self.label_ids)] / self.label_temperature)
 
+    def tier_features(self, doc_logits: np.ndarray) -> np.ndarray:
+        """Calibrated label probabilities and cumulative tier probabilities, side by side."""
+        cumulative = sigmoid(doc_logits[..., len(self.label_ids) :] / self.tier_temperature)
+        return np.concatenate([self.label_probabilities(doc_logits), cumulative], axis=-1)
+
     def tier_scores(self, doc_logits: np.ndarray) -> np.ndarray:
+        """Tier probabilities: the fitted stacker when the artifact has one, else the ordinal head."""
+        stacker = self.meta.get("tier_stacker")
+        if stacker:
+            z = self.tier_features(doc_logits) @ np.asarray(stacker["coef"]).T + np.asarray(stacker["intercept"])
+            z = z - z.max(axis=-1, keepdims=True)
+            e = np.exp(z)
+            return e / e.sum(axis=-1, keepdims=True)  # type: ignore[no-any-return]
         return tier_probabilities(doc_logits[..., len(self.label_ids) :], self.tier_temperature)
 
     def score(self, texts: Sequence[str], progress: bool = False) -> list[RawPrediction]:

@@ -95,3 +95,45 @@ def fit_temperature(logits: np.ndarray, targets: np.ndarray, multiclass: bool = 
         if loss < best_loss:
             best_t, best_loss = float(t), float(loss)
     return best_t
+
+
+@dataclass(frozen=True)
+class TierStacker:
+    """Multinomial logistic regression from document label and tier probabilities to the tier."""
+
+    coef: list[list[float]]
+    intercept: list[float]
+    cv_accuracy: float  # cross-validated on the validation split
+    head_accuracy: float  # the ordinal head alone, same documents
+
+    def as_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+def fit_tier_stacker(features: np.ndarray, tiers: np.ndarray, head_pred: np.ndarray, seed: int = 0) -> TierStacker:
+    """Fit on validation; report 5-fold cross-validated accuracy so the choice is not judged on its own fit.
+
+    The tier depends on combinations of labels (a critical rule needs several), which one
+    window's ordinal head cannot see; the stacker reads all document-level probabilities.
+    """
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import StratifiedKFold, cross_val_predict
+
+    n_classes = 4
+    model = LogisticRegression(C=1.0, max_iter=5000, random_state=seed)
+    counts = np.bincount(tiers, minlength=n_classes)
+    folds = int(min(5, counts[counts > 0].min())) if (counts > 0).sum() > 1 else 0
+    if folds >= 2:
+        cv = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
+        cv_pred = cross_val_predict(model, features, tiers, cv=cv)
+        cv_acc = float((cv_pred == tiers).mean())
+    else:
+        cv_acc = 0.0
+    model.fit(features, tiers)
+    coef = np.zeros((n_classes, features.shape[1]))
+    intercept = np.full(n_classes, -30.0)  # a tier absent from validation gets (almost) no probability
+    coef[model.classes_] = model.coef_ if len(model.classes_) > 2 else np.vstack([-model.coef_, model.coef_])
+    intercept[model.classes_] = (
+        model.intercept_ if len(model.classes_) > 2 else [-model.intercept_[0], model.intercept_[0]]
+    )
+    return TierStacker(coef.tolist(), intercept.tolist(), cv_acc, float((head_pred == tiers).mean()))

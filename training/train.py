@@ -273,7 +273,7 @@ def _finish(
     """Calibrate on validation, evaluate once on test, write the artifact (and publish it)."""
     from classifier.predict import Classifier
     from classifier.transformer import TransformerModel
-    from training.calibrate import choose_thresholds, fit_temperature, recall_targets
+    from training.calibrate import choose_thresholds, fit_temperature, fit_tier_stacker, recall_targets
     from training.evaluate import evaluate, gold_from_document
     from training.report import write_report
 
@@ -326,6 +326,14 @@ def _finish(
     meta["thresholds"] = {lab: c.threshold for lab, c in chosen.items()}
     meta["threshold_details"] = {lab: c.as_dict() for lab, c in chosen.items()}
     model = TransformerModel(net, tokenizer, meta)
+    # Tier: keep the ordinal head unless a stacker over all document probabilities does better
+    # in cross-validation on the validation split.
+    head_pred = model.tier_scores(logits).argmax(axis=1)
+    stacker = fit_tier_stacker(model.tier_features(logits), tier_y, head_pred, seed=cfg.seed)
+    meta["tier_choice"] = {"head_accuracy": stacker.head_accuracy, "stacker_cv_accuracy": stacker.cv_accuracy}
+    if stacker.cv_accuracy > stacker.head_accuracy:
+        meta["tier_stacker"] = {"coef": stacker.coef, "intercept": stacker.intercept}
+        model = TransformerModel(net, tokenizer, meta)
 
     clf = Classifier(model, taxonomy=taxonomy)
     metrics: dict[str, Any] = {}
