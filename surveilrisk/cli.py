@@ -228,6 +228,25 @@ def train(
         typer.echo(f"published to {SHIPPED_MODEL_DIR}")
 
 
+@app.command()
+def calibrate(
+    model: Annotated[Path, typer.Option(help="Trained artifact folder to recalibrate.")],
+    out: Annotated[Path, typer.Option(help="Where the recalibrated artifact goes.")],
+    test: Annotated[bool, typer.Option(help="Also evaluate once on the test split.")] = False,
+) -> None:
+    """Refit temperatures, thresholds and the tier read-out on validation, without retraining."""
+    from training.train import recalibrate
+
+    try:
+        folder = recalibrate(model, out, evaluate_test=test)
+    except (ValueError, FileNotFoundError) as exc:
+        _fail(str(exc))
+    meta = json.loads((folder / "artifact.json").read_text())
+    typer.echo(f"artifact {meta['version']} written to {folder}")
+    for split, m in meta["metrics"].items():
+        typer.echo(f"{split}: " + ", ".join(f"{k} {v:.3f}" for k, v in m.items() if isinstance(v, float)))
+
+
 # --------------------------------------------------------------------------- classify
 
 

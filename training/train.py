@@ -273,15 +273,12 @@ def _finish(
     """Calibrate on validation, evaluate once on test, write the artifact (and publish it)."""
     from classifier.predict import Classifier
     from classifier.transformer import TransformerModel
-    from training.calibrate import choose_thresholds, fit_temperature, fit_tier_stacker, recall_targets
     from training.evaluate import evaluate, gold_from_document
-    from training.report import write_report
 
     folder = cfg.output_dir / "artifact"
     if folder.exists():
         shutil.rmtree(folder)
     folder.mkdir(parents=True)
-    n_labels = len(taxonomy.label_ids)
     data_files = [*corpus_files(cfg.corpus_dir), *cfg.extra]
     meta: dict[str, Any] = {
         "format": "surveilrisk-artifact/1",
@@ -303,37 +300,9 @@ def _finish(
         "train_config": cfg.to_dict(),
         "history": history,
     }
-    model = TransformerModel(net, tokenizer, meta)
-
-    # Calibration: validation only.
+    model = calibrate(TransformerModel(net, tokenizer, meta), splits["validation"], taxonomy, seed=cfg.seed)
+    meta = model.meta
     val = splits["validation"]
-    logits = np.stack([d.doc for d in model.document_logits([d.text for d in val])])
-    y = np.array([[lab in d.labels for lab in taxonomy.label_ids] for d in val], dtype=float)
-    t_labels = fit_temperature(logits[:, :n_labels], y)
-    tier_y = np.array([Tier.parse(d.tier).value for d in val])
-    from classifier.transformer import tier_probabilities
-
-    best_t, best_nll = 1.0, np.inf
-    for t in np.exp(np.linspace(np.log(0.25), np.log(8.0), 121)):
-        p = tier_probabilities(logits[:, n_labels:], float(t))
-        nll = -np.log(np.clip(p[np.arange(len(val)), tier_y], 1e-9, 1)).mean()
-        if nll < best_nll:
-            best_t, best_nll = float(t), float(nll)
-    meta["temperature"] = {"labels": t_labels, "tier": best_t}
-    model = TransformerModel(net, tokenizer, meta)
-    probs = model.label_probabilities(logits)
-    chosen = choose_thresholds(probs, y, taxonomy.label_ids, recall_targets(taxonomy))
-    meta["thresholds"] = {lab: c.threshold for lab, c in chosen.items()}
-    meta["threshold_details"] = {lab: c.as_dict() for lab, c in chosen.items()}
-    model = TransformerModel(net, tokenizer, meta)
-    # Tier: keep the ordinal head unless a stacker over all document probabilities does better
-    # in cross-validation on the validation split.
-    head_pred = model.tier_scores(logits).argmax(axis=1)
-    stacker = fit_tier_stacker(model.tier_features(logits), tier_y, head_pred, seed=cfg.seed)
-    meta["tier_choice"] = {"head_accuracy": stacker.head_accuracy, "stacker_cv_accuracy": stacker.cv_accuracy}
-    if stacker.cv_accuracy > stacker.head_accuracy:
-        meta["tier_stacker"] = {"coef": stacker.coef, "intercept": stacker.intercept}
-        model = TransformerModel(net, tokenizer, meta)
 
     clf = Classifier(model, taxonomy=taxonomy)
     metrics: dict[str, Any] = {}
@@ -342,23 +311,86 @@ def _finish(
     if cfg.evaluate_test and splits["test"]:
         test_metrics, _ = evaluate(clf, [gold_from_document(d) for d in splits["test"]], progress=False)
         metrics["test"] = test_metrics
-    meta["metrics"] = {s: _headline(m) for s, m in metrics.items()}
+    write_artifact(folder, net, meta, metrics, reports_dir=cfg.output_dir)
+    if cfg.publish_to:
+        publish(folder, cfg.publish_to)
+    return folder
 
-    weights = save_weights(net, folder)
+
+def calibrate(model: Any, val: list[Document], taxonomy: Taxonomy, seed: int = 0) -> Any:
+    """Fit temperatures, thresholds and the tier read-out on validation; returns the calibrated model."""
+    from classifier.transformer import TransformerModel, tier_probabilities
+    from training.calibrate import choose_thresholds, fit_temperature, fit_tier_stacker, recall_targets
+
+    meta = {k: v for k, v in model.meta.items() if k not in {"tier_stacker", "thresholds", "temperature"}}
+    n_labels = len(taxonomy.label_ids)
+    logits = np.stack([d.doc for d in model.document_logits([d.text for d in val])])
+    y = np.array([[lab in d.labels for lab in taxonomy.label_ids] for d in val], dtype=float)
+    tier_y = np.array([Tier.parse(d.tier).value for d in val])
+    best_t, best_nll = 1.0, np.inf
+    for t in np.exp(np.linspace(np.log(0.25), np.log(8.0), 121)):
+        p = tier_probabilities(logits[:, n_labels:], float(t))
+        nll = -np.log(np.clip(p[np.arange(len(val)), tier_y], 1e-9, 1)).mean()
+        if nll < best_nll:
+            best_t, best_nll = float(t), float(nll)
+    meta["temperature"] = {"labels": fit_temperature(logits[:, :n_labels], y), "tier": best_t}
+    model = TransformerModel(model.net, model.tokenizer, meta, model.batch_size)
+    chosen = choose_thresholds(model.label_probabilities(logits), y, taxonomy.label_ids, recall_targets(taxonomy))
+    meta["thresholds"] = {lab: c.threshold for lab, c in chosen.items()}
+    meta["threshold_details"] = {lab: c.as_dict() for lab, c in chosen.items()}
+    model = TransformerModel(model.net, model.tokenizer, meta, model.batch_size)
+    # Tier: keep the ordinal head unless a stacker over all document probabilities does better
+    # in cross-validation on the validation split.
+    head_pred = model.tier_scores(logits).argmax(axis=1)
+    stacker = fit_tier_stacker(model.tier_features(logits), tier_y, head_pred, seed=seed)
+    meta["tier_choice"] = {"head_accuracy": stacker.head_accuracy, "stacker_cv_accuracy": stacker.cv_accuracy}
+    if stacker.cv_accuracy > stacker.head_accuracy:
+        meta["tier_stacker"] = {"coef": stacker.coef, "intercept": stacker.intercept}
+    return TransformerModel(model.net, model.tokenizer, meta, model.batch_size)
+
+
+def write_artifact(
+    folder: Path, net: SurveilRiskNet, meta: dict[str, Any], metrics: dict[str, Any], reports_dir: Path | None = None
+) -> None:
+    """Weights (safetensors), metadata with a content-derived version id, metrics, reports and model card."""
     import hashlib
 
-    digest = hashlib.sha256(weights.read_bytes() + json.dumps(meta["thresholds"], sort_keys=True).encode()).hexdigest()
+    from training.model_card import write_model_card
+    from training.report import write_report
+
+    folder.mkdir(parents=True, exist_ok=True)
+    meta["metrics"] = {s: _headline(m) for s, m in metrics.items()}
+    weights = save_weights(net, folder)
+    calib = json.dumps([meta["thresholds"], meta["temperature"], meta.get("tier_stacker")], sort_keys=True)
+    digest = hashlib.sha256(weights.read_bytes() + calib.encode()).hexdigest()
     meta["version"] = f"surveilrisk-{datetime.now(UTC):%Y%m%d}-{digest[:10]}"
     (folder / ARTIFACT_FILE).write_text(json.dumps(meta, indent=2), encoding="utf-8")
     (folder / "metrics.json").write_text(json.dumps(metrics, indent=2), encoding="utf-8")
     for split, m in metrics.items():
-        write_report(m, cfg.output_dir / f"report-{split}", f"{meta['version']} on {split}")
-    from training.model_card import write_model_card
-
+        write_report(m, (reports_dir or folder.parent) / f"report-{split}", f"{meta['version']} on {split}")
     write_model_card(folder, meta, metrics)
-    if cfg.publish_to:
-        publish(folder, cfg.publish_to)
-    return folder
+
+
+def recalibrate(artifact: Path, out: Path, corpus_dir: Path = CORPUS_DIR, evaluate_test: bool = False) -> Path:
+    """Refit calibration of a trained artifact on the current validation split, without retraining."""
+    from classifier.predict import Classifier
+    from classifier.transformer import TransformerModel
+    from training.evaluate import evaluate, gold_from_document
+
+    taxonomy = default_taxonomy()
+    docs = load_corpus(corpus_dir)
+    val = [d for d in docs if d.split == "validation"]
+    model = calibrate(TransformerModel.load(artifact), val, taxonomy)
+    meta = model.meta
+    clf = Classifier(model, taxonomy=taxonomy)
+    metrics: dict[str, Any] = {"validation": evaluate(clf, [gold_from_document(d) for d in val], progress=False)[0]}
+    if evaluate_test:
+        test = [gold_from_document(d) for d in docs if d.split == "test"]
+        metrics["test"] = evaluate(clf, test, progress=False)[0]
+    from classifier.model import load_net
+
+    write_artifact(out, load_net(artifact, meta), meta, metrics)
+    return out
 
 
 def _headline(m: dict[str, Any]) -> dict[str, float]:
