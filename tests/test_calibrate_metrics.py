@@ -25,7 +25,7 @@ def test_f1_rule_when_no_target_or_too_few_positives():
     y = np.array([1, 1, 0, 0, 0])
     p = np.array([0.9, 0.8, 0.3, 0.2, 0.1])
     c = choose_threshold(p, y, recall_target=0.95)  # 2 positives: too few for the recall rule
-    assert c.rule == "max_f2" and c.f1 == 1.0 and 0.3 < c.threshold <= 0.8
+    assert c.rule == "max_f1" and c.f1 == 1.0 and 0.3 < c.threshold <= 0.8
     assert choose_threshold(p, y).rule == "max_f1"
     assert choose_threshold(np.array([0.2, 0.4]), np.array([0, 0])).rule == "default"
 
@@ -35,7 +35,7 @@ def test_recall_rule_yields_when_precision_would_collapse():
     y = np.array([1] * 20 + [0] * 80)
     p = np.concatenate([np.full(18, 0.9), [0.05, 0.05], np.linspace(0.1, 0.5, 80)])
     c = choose_threshold(p, y, recall_target=0.95)
-    assert c.rule == "max_f2" and c.precision == 1.0 and c.recall == 0.9
+    assert c.rule == "max_f1" and c.precision == 1.0 and c.recall == 0.9
 
 
 def test_recall_targets_cover_high_tier_capabilities_only():

@@ -13,15 +13,15 @@ HIGH_RECALL_TARGET = 0.95
 # Recall 0.95 measured on fewer than 20 positives means "miss none": one odd document would set
 # the threshold. Below this count the data does not allow the rule.
 MIN_POSITIVES_FOR_RECALL_RULE = 20
-# Nor is recall bought at any price: below this precision the rule yields to the recall-weighted F2.
-MIN_PRECISION_FOR_RECALL_RULE = 0.5
+# Nor is recall bought at any price: below this precision the rule yields to the F1-best threshold.
+MIN_PRECISION_FOR_RECALL_RULE = 0.6
 THRESHOLD_RANGE = (0.02, 0.95)
 
 
 @dataclass(frozen=True)
 class ThresholdChoice:
     threshold: float
-    rule: str  # "recall>=0.95", "max_f2" (recall-weighted), "max_f1" or "default"
+    rule: str  # "recall>=0.95", "max_f1" or "default"
     precision: float
     recall: float
     f1: float
@@ -36,11 +36,6 @@ def recall_targets(taxonomy: Taxonomy, target: float = HIGH_RECALL_TARGET) -> di
     return {c.id: target for c in taxonomy.capabilities if c.min_tier >= Tier.HIGH}
 
 
-def _f_beta(prec: float, rec: float, beta: float) -> float:
-    b2 = beta * beta
-    return (1 + b2) * prec * rec / (b2 * prec + rec) if prec + rec else 0.0
-
-
 def _stats(p: np.ndarray, y: np.ndarray, t: float) -> tuple[float, float, float]:
     pred = p >= t
     tp = float((pred & (y == 1)).sum())
@@ -53,11 +48,12 @@ def _stats(p: np.ndarray, y: np.ndarray, t: float) -> tuple[float, float, float]
 
 
 def choose_threshold(p: np.ndarray, y: np.ndarray, recall_target: float | None = None) -> ThresholdChoice:
-    """Highest threshold meeting the recall target if the data allows it, else the F2- or F1-best one.
+    """Highest threshold meeting the recall target if the data allows it, else the F1-best one.
 
     The data allows the recall rule when there are enough positives and the threshold it
-    implies keeps precision at or above MIN_PRECISION_FOR_RECALL_RULE; otherwise labels with a
-    recall target get the threshold that maximises F2 (recall weighted twice), others F1.
+    implies keeps precision at or above MIN_PRECISION_FOR_RECALL_RULE. (F2 was tried as the
+    fallback: on validation it bought little recall for many false alarms, which through the
+    tier rule became false high-tier screenings.)
 
     Candidate thresholds sit halfway between neighbouring scores, so a choice does not sit
     exactly on one validation document's score.
@@ -78,14 +74,10 @@ def choose_threshold(p: np.ndarray, y: np.ndarray, recall_target: float | None =
             prec, rec, f1 = _stats(p, y, t)
             if prec >= MIN_PRECISION_FOR_RECALL_RULE:
                 return ThresholdChoice(round(t, 4), f"recall>={recall_target}", prec, rec, f1, positives)
-    beta, rule = (2.0, "max_f2") if recall_target is not None else (1.0, "max_f1")
-    scored = []
-    for t in candidates:
-        prec, rec, _ = _stats(p, y, t)
-        scored.append((round(_f_beta(prec, rec, beta), 9), -abs(t - 0.5), t))
+    scored = [(round(_stats(p, y, t)[2], 9), -abs(t - 0.5), t) for t in candidates]
     _, _, t = max(scored)
     prec, rec, f1 = _stats(p, y, float(t))
-    return ThresholdChoice(round(float(t), 4), rule, prec, rec, f1, positives)
+    return ThresholdChoice(round(float(t), 4), "max_f1", prec, rec, f1, positives)
 
 
 def choose_thresholds(

@@ -106,13 +106,18 @@ def _make(
     taxonomy: Taxonomy,
     extra_tier: Tier = Tier.MINIMAL,
     hard: Sequence[str] = (),
+    whole_sources: int | None = None,
 ) -> Document | None:
+    """`sources[:whole_sources]` appear whole (default all); later ones gave only a sentence."""
+    whole_sources = len(sources) if whole_sources is None else whole_sources
     if normalise(text).text != text:
         return None
     labels = {e.label for e in spans}
     caps = [c for c in taxonomy.capability_ids if c in labels]
     risks = [r for r in taxonomy.risk_factor_ids if r in labels]
-    source_tier = max([Tier.parse(d.tier) for d in sources], default=Tier.MINIMAL)
+    # Whole documents bring their tier; a donor that gives only one sentence brings only what that
+    # sentence's labels imply (extra_tier), never its own document's tier.
+    source_tier = max([Tier.parse(d.tier) for d in sources[:whole_sources]], default=Tier.MINIMAL)
     tier = max(source_tier, extra_tier)
     if taxonomy.minimum_tier(labels).tier > tier:
         return None  # labels of separate products would combine into a critical rule: skip
@@ -189,6 +194,7 @@ def _buried(
             [host, donor],
             taxonomy,
             extra_tier=implied,
+            whole_sources=1,
         )
         if implied > Tier.MINIMAL or labels
         else None
