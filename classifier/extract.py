@@ -202,12 +202,27 @@ _BLOCK_TAGS = {
 }
 
 
+def _html_decode(data: bytes) -> str:
+    """Honour a declared charset; otherwise UTF-8, as browsers assume for modern pages (lxml would guess Latin-1)."""
+    declared = re.search(rb"""<meta[^>]+charset\s*=\s*["']?([A-Za-z0-9_.:-]+)""", data[:4096], re.I)
+    text = None
+    if declared:
+        try:
+            text = data.decode(declared.group(1).decode("ascii"), errors="replace")
+        except LookupError:
+            text = None
+    if text is None:
+        text = decode_text(data)
+    # lxml refuses str input that still carries an XML encoding declaration.
+    return re.sub(r"^\s*<\?xml[^>]*\?>", "", text)
+
+
 def _html_text(data: bytes) -> str:
     import lxml.html
     from lxml import etree
 
     try:
-        root = lxml.html.document_fromstring(data)
+        root = lxml.html.document_fromstring(_html_decode(data))
     except (etree.ParserError, ValueError) as exc:
         raise ExtractionError("unreadable_document", "the HTML page could not be parsed") from exc
     for bad in root.xpath("//script|//style|//noscript|//template|//svg|//head"):

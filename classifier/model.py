@@ -67,11 +67,22 @@ class AdapterConfig:
             raise ValueError(f"first_layer must be in 0..{N_LAYERS - 1}, got {self.first_layer}")
 
 
+POOLINGS = ("mean", "label_attention")
+
+
 @dataclass
 class NetConfig:
     n_labels: int
     hidden_dropout: float = 0.1
     adapter: AdapterConfig = field(default_factory=AdapterConfig)
+    # "mean": one mean-pooled vector per window feeds every label. "label_attention": each label
+    # attends over the window's tokens with its own query, so a single decisive line is not
+    # averaged away by the other capabilities and spec lines around it.
+    pooling: str = "mean"
+
+    def __post_init__(self) -> None:
+        if self.pooling not in POOLINGS:
+            raise ValueError(f"pooling must be one of {POOLINGS}, got {self.pooling!r}")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -82,6 +93,7 @@ class NetConfig:
             n_labels=int(raw["n_labels"]),
             hidden_dropout=float(raw.get("hidden_dropout", 0.1)),
             adapter=AdapterConfig(**raw.get("adapter", {})),
+            pooling=str(raw.get("pooling", "mean")),
         )
 
 
@@ -100,6 +112,9 @@ class SurveilRiskNet(nn.Module):
         self.register_buffer("pos_weight", torch.ones(config.n_labels + N_TIER_LOGITS), persistent=False)
         self.label_head = nn.Linear(hidden, config.n_labels)
         self.tier_head = nn.Linear(hidden, N_TIER_LOGITS)
+        if config.pooling == "label_attention":
+            # Small queries start the attention near uniform, i.e. near mean pooling.
+            self.label_query = nn.Parameter(torch.randn(config.n_labels, hidden) * 0.02)
         self._apply_adapter()
 
     def _apply_adapter(self) -> None:
@@ -134,7 +149,18 @@ class SurveilRiskNet(nn.Module):
         mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
         pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)  # mean pooling, as the base was trained
         pooled = self.dropout(self.norm(pooled))
-        return torch.cat([self.label_head(pooled), self.tier_head(pooled)], dim=-1)
+        tier = self.tier_head(pooled)
+        if self.config.pooling == "mean":
+            return torch.cat([self.label_head(pooled), tier], dim=-1)
+        # Label-wise attention: [windows, labels, tokens] weights over the window's own tokens.
+        query: torch.Tensor = self.label_query
+        scores = torch.einsum("wth,lh->wlt", self.norm(hidden), query) / hidden.shape[-1] ** 0.5
+        scores = scores.masked_fill(attention_mask.unsqueeze(1) == 0, torch.finfo(scores.dtype).min)
+        context = torch.einsum("wlt,wth->wlh", scores.softmax(-1), hidden)
+        context = self.dropout(self.norm(context))
+        weight: torch.Tensor = self.label_head.weight
+        labels = (context * weight.unsqueeze(0)).sum(-1) + self.label_head.bias
+        return torch.cat([labels, tier], dim=-1)
 
     def forward(
         self,

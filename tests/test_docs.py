@@ -6,8 +6,8 @@ import os
 import re
 import subprocess
 from pathlib import Path
+from typing import Any
 
-import click
 import pytest
 import typer
 
@@ -23,11 +23,12 @@ def test_every_setting_is_documented():
         assert f"SURVEILRISK_{name.upper()}" in README, f"setting {name} is not in the README settings table"
 
 
-def _commands(group: click.Group, prefix: str = "") -> list[str]:
+def _commands(group: Any, prefix: str = "") -> list[str]:
     out = []
     for name, cmd in group.commands.items():
         full = f"{prefix} {name}".strip()
-        if isinstance(cmd, click.Group):
+        # Typer vendors its own click, so look for sub-commands rather than a click class.
+        if getattr(cmd, "commands", None):
             out.extend(_commands(cmd, full))
         else:
             out.append(full)

@@ -48,6 +48,16 @@ def test_html_visible_text_only():
     assert "Lens | 2.8 mm" in ex.text
 
 
+def test_html_encodings_follow_the_page_or_default_to_utf8():
+    body = "<html><body><h1>CityGuard — visage caméra</h1></body></html>"
+    undeclared = extract_bytes(body.encode("utf-8"), filename="p.html").text
+    assert "CityGuard — visage caméra" in undeclared  # lxml alone would read Latin-1 mojibake
+    declared = body.replace("<html>", '<html><head><meta charset="windows-1252"></head>').encode("cp1252")
+    assert "CityGuard — visage caméra" in extract_bytes(declared, filename="p.html").text
+    xml_decl = ('<?xml version="1.0" encoding="utf-8"?>' + body).encode("utf-8")
+    assert "visage caméra" in extract_bytes(xml_decl, filename="p.xhtml", declared_type="text/html").text
+
+
 def test_text_encodings():
     assert extract_bytes("Caméra — visage".encode("utf-16"), filename="a.txt").text == "Caméra — visage"
     assert extract_bytes("Caméra".encode("cp1252"), filename="a.txt").text == "Caméra"

@@ -114,6 +114,30 @@ def test_pool_max_and_tier_probabilities():
     assert p[0].argmax() == 2
 
 
+def test_label_attention_ignores_padding_and_round_trips(tmp_path):
+    """Each label attends over real tokens only: padding a window must not move its logits."""
+    from classifier.model import AdapterConfig, NetConfig, SurveilRiskNet, load_net, save_weights
+
+    torch.manual_seed(0)
+    cfg = NetConfig(n_labels=5, pooling="label_attention", adapter=AdapterConfig(kind="full", first_layer=4))
+    net = SurveilRiskNet(cfg).eval()
+    with torch.no_grad():
+        net.label_query.normal_(0, 1.0)  # far from uniform attention, so masking matters
+    ids = torch.randint(1000, 5000, (1, 10))
+    padded = torch.cat([ids, torch.zeros(1, 6, dtype=torch.long)], dim=1)
+    mask = torch.cat([torch.ones(1, 10, dtype=torch.long), torch.zeros(1, 6, dtype=torch.long)], dim=1)
+    with torch.no_grad():
+        a = net.window_logits(ids, torch.ones_like(ids))
+        b = net.window_logits(padded, mask)
+    torch.testing.assert_close(a, b, atol=1e-4, rtol=1e-4)
+    save_weights(net, tmp_path, half=False)
+    again = load_net(tmp_path, {"net": cfg.to_dict()}).eval()
+    with torch.no_grad():
+        torch.testing.assert_close(again.window_logits(ids, torch.ones_like(ids)), a)
+    with pytest.raises(ValueError, match="pooling must be one of"):
+        NetConfig(n_labels=5, pooling="cls")
+
+
 def test_bad_training_config_is_rejected():
     with pytest.raises(ValueError, match="epochs must be >= 1"):
         TrainConfig(epochs=0)

@@ -62,6 +62,7 @@ class TrainConfig:
     lora_dropout: float = 0.1
     first_layer: int = 0
     hidden_dropout: float = 0.1
+    pooling: str = "mean"
     window_loss_weight: float = 1.0
     max_docs_per_split: int | None = None  # tiny runs in tests
     evaluate_test: bool = True
@@ -85,6 +86,8 @@ class TrainConfig:
             problems.append(f"augment_window_sizes must be in [16, 510], got {self.augment_window_sizes}")
         if self.adapter not in {"lora", "full"}:
             problems.append(f"adapter must be 'lora' or 'full', got {self.adapter!r}")
+        if self.pooling not in {"mean", "label_attention"}:
+            problems.append(f"pooling must be 'mean' or 'label_attention', got {self.pooling!r}")
         if self.docs_per_batch < 1 or self.windows_per_doc < 1:
             problems.append("docs_per_batch and windows_per_doc must be >= 1")
         if problems:
@@ -183,6 +186,7 @@ def train(cfg: TrainConfig) -> Path:
         NetConfig(
             n_labels=n_labels,
             hidden_dropout=cfg.hidden_dropout,
+            pooling=cfg.pooling,
             adapter=AdapterConfig(
                 kind=cfg.adapter,
                 r=cfg.lora_r,
@@ -197,7 +201,7 @@ def train(cfg: TrainConfig) -> Path:
     net.set_pos_weight(
         torch.tensor(np.sqrt((len(targets) - positives) / positives).clip(1.0, 10.0), dtype=torch.float32)
     )
-    head_names = ("label_head", "tier_head", "norm")
+    head_names = ("label_head", "tier_head", "norm", "label_query")
     heads = [p for n, p in net.named_parameters() if p.requires_grad and n.startswith(head_names)]
     body = [p for n, p in net.named_parameters() if p.requires_grad and not n.startswith(head_names)]
     optimizer = torch.optim.AdamW(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -313,6 +314,7 @@ def review(
         tax.check_ids(risks, "risk_factor")
     except TaxonomyError as exc:
         raise APIError(422, "invalid_review", str(exc)) from exc
+    evidence = _review_evidence(body, row, set(caps) | set(risks), set(model_caps) | set(model_risks))
     floor = tax.minimum_tier([*caps, *risks])
     if Tier.parse(tier) < floor.tier:
         raise APIError(
@@ -321,7 +323,6 @@ def review(
             f"tier {tier} is below {floor.tier.id}, the minimum for the labels given ({'; '.join(floor.reasons)})",
         )
     Action.parse(action)
-    evidence = _review_evidence(body, row, set(caps) | set(risks), set(model_caps) | set(model_risks))
     rev = add_review(
         session,
         screening_id=row.id,
@@ -338,6 +339,15 @@ def review(
     return review_out(rev)
 
 
+def find_quote(text: str, quote: str) -> tuple[int, int] | None:
+    """Locate a reviewer's quote even where PDF line breaks or doubled spaces differ from the copy."""
+    words = quote.split()
+    if not words:
+        return None
+    match = re.search(r"\s+".join(re.escape(w) for w in words), text)
+    return (match.start(), match.end()) if match else None
+
+
 def _review_evidence(body: ReviewCreate, row: Screening, labels: set[str], cited: set[str]) -> list[dict[str, Any]]:
     """Resolve the reviewer's spans (offsets or quotes); every label the model did not cite needs one."""
     out = []
@@ -345,10 +355,14 @@ def _review_evidence(body: ReviewCreate, row: Screening, labels: set[str], cited
         if ev.label not in labels:
             raise APIError(422, "invalid_review", f"evidence given for {ev.label}, which the review does not assert")
         if ev.quote is not None:
-            start = row.text.find(ev.quote)
-            if start < 0:
-                raise APIError(422, "invalid_review", f"the quote for {ev.label} is not in the document text")
-            out.append({"label": ev.label, "start": start, "end": start + len(ev.quote)})
+            span = find_quote(row.text, ev.quote)
+            if span is None:
+                raise APIError(
+                    422,
+                    "invalid_review",
+                    f"the quote for {ev.label} is not in the document text; copy it from the extracted text",
+                )
+            out.append({"label": ev.label, "start": span[0], "end": span[1]})
         elif ev.start is not None and ev.end is not None and ev.start < ev.end <= len(row.text):
             out.append({"label": ev.label, "start": ev.start, "end": ev.end})
         else:
