@@ -137,7 +137,9 @@ class Window:
 
 def token_offsets(text: str, tokenizer: OffsetTokenizer) -> list[tuple[int, int, bool]]:
     """(start, end, continues_word) for every word piece of `text`, no special tokens."""
-    enc = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True, truncation=False)
+    # verbose=False: the whole text is tokenised only to find offsets, so the tokenizer's
+    # "longer than the maximum sequence length" notice would be a false alarm here.
+    enc = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True, truncation=False, verbose=False)
     offsets = enc["offset_mapping"]  # type: ignore[index]
     ids = enc["input_ids"]  # type: ignore[index]
     convert = getattr(tokenizer, "convert_ids_to_tokens", None)
