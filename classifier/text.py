@@ -214,3 +214,15 @@ def make_windows(
 def _window(pieces: list[tuple[Span, int]], used: int) -> Window:
     segs = tuple(p[0] for p in pieces)
     return Window(start=segs[0].start, end=segs[-1].end, segments=segs, n_tokens=used)
+
+
+def find_quote(text: str, quote: str) -> Span | None:
+    """Where a quoted passage sits in `text`, whatever whitespace (line breaks, double spaces) separates its words.
+
+    A quote copied from a PDF or a web page rarely keeps the extracted text's exact line breaks.
+    """
+    words = quote.split()
+    if not words:
+        return None
+    match = re.search(r"\s+".join(re.escape(w) for w in words), text)
+    return Span(match.start(), match.end()) if match else None

@@ -2,7 +2,7 @@ import random
 
 import pytest
 
-from classifier.text import make_windows, normalise, segment
+from classifier.text import find_quote, make_windows, normalise, segment
 
 
 def test_normalise_keeps_a_map_back_to_the_raw_text():
@@ -52,3 +52,11 @@ def test_long_segment_is_cut_at_word_starts(tokenizer):
 def test_window_budget_is_validated(tokenizer):
     with pytest.raises(ValueError, match="at least 8"):
         make_windows("some text", tokenizer, max_tokens=4)
+
+
+def test_find_quote_tolerates_line_breaks_but_not_other_words():
+    text = "The VX-9 compares every face with a watch list of up to\n100,000 enrolled persons.\n"
+    span = find_quote(text, "watch list of up to 100,000 enrolled")
+    assert span is not None and text[span.start : span.end] == "watch list of up to\n100,000 enrolled"
+    assert find_quote(text, "watch list of up to 200,000 enrolled") is None
+    assert find_quote(text, "   ") is None

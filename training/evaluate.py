@@ -11,6 +11,7 @@ from typing import Any
 from classifier.extract import extract_text
 from classifier.predict import Classifier
 from classifier.taxonomy import Taxonomy, TaxonomyError, Tier, default_taxonomy
+from classifier.text import find_quote
 from training.corpus import CORPUS_DIR, Document, load_corpus
 from training.metrics import Gold, all_metrics
 from training.report import write_report
@@ -70,9 +71,9 @@ def golds_from_folder(folder: Path, taxonomy: Taxonomy | None = None) -> list[Go
         spans = []
         for ev in rec.get("evidence", []):
             if "quote" in ev:
-                start = norm.find(" ".join(ev["quote"].split()))
-                if start >= 0:
-                    spans.append((ev["label"], start, start + len(" ".join(ev["quote"].split()))))
+                found = find_quote(norm, ev["quote"])
+                if found is not None:
+                    spans.append((ev["label"], found.start, found.end))
             else:
                 spans.append((ev["label"], int(ev["start"]), int(ev["end"])))
         golds.append(

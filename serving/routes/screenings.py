@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import io
-import re
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -16,6 +15,7 @@ from pydantic import ValidationError
 from classifier.policy import Action
 from classifier.results import ClassificationResult
 from classifier.taxonomy import TaxonomyError, Tier
+from classifier.text import find_quote
 from serving.auth import Principal
 from serving.db import session_scope
 from serving.deps import AppState, ReviewerDep, ScreenerDep, SessionDep, StateDep
@@ -339,15 +339,6 @@ def review(
     return review_out(rev)
 
 
-def find_quote(text: str, quote: str) -> tuple[int, int] | None:
-    """Locate a reviewer's quote even where PDF line breaks or doubled spaces differ from the copy."""
-    words = quote.split()
-    if not words:
-        return None
-    match = re.search(r"\s+".join(re.escape(w) for w in words), text)
-    return (match.start(), match.end()) if match else None
-
-
 def _review_evidence(body: ReviewCreate, row: Screening, labels: set[str], cited: set[str]) -> list[dict[str, Any]]:
     """Resolve the reviewer's spans (offsets or quotes); every label the model did not cite needs one."""
     out = []
@@ -362,7 +353,7 @@ def _review_evidence(body: ReviewCreate, row: Screening, labels: set[str], cited
                     "invalid_review",
                     f"the quote for {ev.label} is not in the document text; copy it from the extracted text",
                 )
-            out.append({"label": ev.label, "start": span[0], "end": span[1]})
+            out.append({"label": ev.label, "start": span.start, "end": span.end})
         elif ev.start is not None and ev.end is not None and ev.start < ev.end <= len(row.text):
             out.append({"label": ev.label, "start": ev.start, "end": ev.end})
         else:
