@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -29,13 +29,11 @@ EVIDENCE_WINDOWS = 2  # windows per label whose segments are re-read one by one
 
 @dataclass
 class DocumentLogits:
-    """Raw (uncalibrated) logits of one document, of each of its windows and (optionally) segments."""
+    """Raw (uncalibrated) logits of one document and of each of its windows."""
 
     doc: np.ndarray  # [n_labels + 3]
     windows: list[Window]
     window_logits: np.ndarray  # [n_windows, n_labels + 3]
-    segments: list[Span] = field(default_factory=list)
-    segment_logits: np.ndarray | None = None  # [n_segments, n_labels + 3] when segments are pooled too
 
 
 def sigmoid(x: np.ndarray) -> np.ndarray:
@@ -64,9 +62,6 @@ class TransformerModel:
         self.label_ids: list[str] = [*meta["capabilities"], *meta["risk_factors"]]
         self.max_tokens = int(meta["windows"]["max_tokens"])
         self.overlap_tokens = int(meta["windows"]["overlap_tokens"])
-        # A window's mean-pooled vector blurs several capabilities together; reading each sentence
-        # alone as well and taking the maximum keeps a one-line capability from being drowned out.
-        self.segment_pooling = bool(meta["windows"].get("segment_pooling", False))
         temp = meta.get("temperature", {})
         self.label_temperature = float(temp.get("labels", 1.0))
         self.tier_temperature = float(temp.get("tier", 1.0))
@@ -133,29 +128,7 @@ class TransformerModel:
             pos += len(ws)
             doc = wl.max(axis=0) if len(ws) else np.full(width, -20.0, dtype=np.float32)
             out.append(DocumentLogits(doc=doc, windows=ws, window_logits=wl))
-        if self.segment_pooling:
-            self._pool_segments(texts, out, progress)
         return out
-
-    def _pool_segments(self, texts: Sequence[str], docs: list[DocumentLogits], progress: bool) -> None:
-        """Score every segment alone; a document's label logits become the max over windows and segments."""
-        for d in docs:
-            seen: dict[tuple[int, int], Span] = {}
-            for w in d.windows:
-                for sp in w.segments:
-                    seen.setdefault((sp.start, sp.end), sp)
-            d.segments = [seen[k] for k in sorted(seen)]
-        flat = [t[sp.start : sp.end] for t, d in zip(texts, docs, strict=True) for sp in d.segments]
-        logits = self._forward_texts(flat, progress=progress)
-        n = len(self.label_ids)
-        pos = 0
-        for d in docs:
-            sl = logits[pos : pos + len(d.segments)]
-            pos += len(d.segments)
-            d.segment_logits = sl
-            if len(sl):
-                d.doc = d.doc.copy()
-                d.doc[:n] = np.maximum(d.doc[:n], sl[:, :n].max(axis=0))
 
     # ------------------------------------------------------------------ scoring
 
@@ -195,15 +168,9 @@ class TransformerModel:
                 )
             )
             for j, lab in enumerate(self.label_ids):
-                if probs[j] < self._thresholds[lab] or not len(d.windows):
-                    continue
-                if d.segment_logits is not None and len(d.segments):
-                    # Segments were already read alone: rank them directly, no second pass.
-                    seg_p = self.label_probabilities(d.segment_logits)[:, j]
-                    preds[i].evidence[lab] = _best_spans(d.segments, seg_p)
-                    continue
-                top = np.argsort(-d.window_logits[:, j])[:EVIDENCE_WINDOWS]
-                wanted.append((i, lab, [s for k in top for s in d.windows[k].segments]))
+                if probs[j] >= self._thresholds[lab] and len(d.windows):
+                    top = np.argsort(-d.window_logits[:, j])[:EVIDENCE_WINDOWS]
+                    wanted.append((i, lab, [s for k in top for s in d.windows[k].segments]))
         self._attach_evidence(texts, preds, wanted)
         return preds
 
@@ -217,13 +184,8 @@ class TransformerModel:
         seg_probs = self.label_probabilities(seg_logits)
         col = {lab: j for j, lab in enumerate(self.label_ids)}
         for i, lab, segs in wanted:
-            unique = list({(s.start, s.end): s for s in segs}.values())
-            probs = np.array([seg_probs[index[(i, s.start, s.end)], col[lab]] for s in unique])
-            preds[i].evidence[lab] = _best_spans(unique, probs)
-
-
-def _best_spans(spans: Sequence[Span], probs: np.ndarray, keep: int = 3) -> list[ScoredSpan]:
-    """The highest-scoring segments, and only those within half of the best score."""
-    order = np.argsort(-probs, kind="stable")
-    best = float(probs[order[0]])
-    return [ScoredSpan(spans[k].start, spans[k].end, float(probs[k])) for k in order[:keep] if probs[k] >= 0.5 * best]
+            scored = {(s.start, s.end): float(seg_probs[index[(i, s.start, s.end)], col[lab]]) for s in segs}
+            ranked = sorted(scored.items(), key=lambda kv: -kv[1])
+            best = ranked[0][1]
+            keep = [ScoredSpan(a, b, p) for (a, b), p in ranked if p >= 0.5 * best][:3]
+            preds[i].evidence[lab] = keep

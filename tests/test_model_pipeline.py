@@ -143,6 +143,8 @@ def test_bad_training_config_is_rejected():
         TrainConfig(epochs=0)
     with pytest.raises(ValueError, match="adapter must be"):
         TrainConfig(adapter="prefix")
+    with pytest.raises(ValueError, match="pooling must be one of"):
+        TrainConfig(pooling="cls")
 
 
 @pytest.mark.slow

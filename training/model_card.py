@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from classifier.model import CARD_FILE
+from classifier.model import CARD_FILE, N_LAYERS
 
 
 def _fmt(v: Any) -> str:
@@ -69,7 +69,7 @@ a floor for human review, not legal advice. The training corpus was written for 
 
 def _adapter(ad: dict[str, Any]) -> str:
     first = int(ad.get("first_layer", 0))
-    blocks = f"encoder blocks {first}-5 trained, lower blocks and embeddings frozen"
+    blocks = f"encoder blocks {first}-{N_LAYERS - 1} trained, lower blocks and embeddings frozen"
     if ad["kind"] == "lora":
         return f"LoRA r={ad['r']}, alpha={ad['alpha']} ({blocks})"
     return f"full fine-tuning ({blocks}; stored in float16)"

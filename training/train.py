@@ -24,6 +24,7 @@ from classifier.model import (
     ARTIFACT_FILE,
     BASE_MODEL_ID,
     BASE_MODEL_PACKAGE,
+    POOLINGS,
     AdapterConfig,
     NetConfig,
     SurveilRiskNet,
@@ -86,8 +87,8 @@ class TrainConfig:
             problems.append(f"augment_window_sizes must be in [16, 510], got {self.augment_window_sizes}")
         if self.adapter not in {"lora", "full"}:
             problems.append(f"adapter must be 'lora' or 'full', got {self.adapter!r}")
-        if self.pooling not in {"mean", "label_attention"}:
-            problems.append(f"pooling must be 'mean' or 'label_attention', got {self.pooling!r}")
+        if self.pooling not in POOLINGS:
+            problems.append(f"pooling must be one of {POOLINGS}, got {self.pooling!r}")
         if self.docs_per_batch < 1 or self.windows_per_doc < 1:
             problems.append("docs_per_batch and windows_per_doc must be >= 1")
         if problems:
