@@ -162,6 +162,48 @@ def test_composed_documents_keep_evidence_and_split():
                 assert c.text[span.start : span.end] == "reads number plates"
 
 
+def test_buried_sentences_carry_a_capability_and_keep_their_tier():
+    """A buried sentence is chosen for a capability quote, and voice/other biometrics from a
+    higher-tier donor (used to identify) are never buried with the lower tier the label implies."""
+    written = []
+    for i in range(20):
+        filler = "\n".join(f"Spec line {j} of product {i}: value {j * i}." for j in range(20))
+        written.append(doc(f"host{i}", f"Host {i}\n{filler}", "minimal", split="train"))
+    for i in range(10):
+        written.append(
+            doc(
+                f"rf{i}",
+                f"Donor {i}.\nSold only to police forces.\nIt counts cars in car parks.",
+                "minimal",
+                {"law_enforcement": "Sold only to police forces"},
+                split="train",
+            )
+        )
+        written.append(
+            doc(
+                f"voice{i}",
+                f"Donor {i}.\nIt searches a gallery of voiceprints for the caller.\nUsed by police.",
+                "high",
+                {"voice_biometrics": "searches a gallery of voiceprints"},
+                split="train",
+            )
+        )
+        written.append(
+            doc(
+                f"lpr{i}",
+                f"Donor {i}.\nIt reads number plates of passing cars.\nMounted on poles.",
+                "high",
+                {"license_plate_recognition": "reads number plates"},
+                split="train",
+            )
+        )
+    composed = [c for c in compose_corpus(written, count=60, seed=3) if c.id.startswith("composed-bury")]
+    assert composed
+    for c in composed:
+        assert "police forces" not in c.text and "voiceprints" not in c.text
+        assert c.capabilities == ["license_plate_recognition"] and c.tier == "high"
+
+
 def test_jsonl_round_trip_and_dataset_dict(tmp_path):
     docs = _corpus()
     write_jsonl(tmp_path / "c.jsonl", docs)

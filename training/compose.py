@@ -158,11 +158,20 @@ def _catalogue(i: int, pool: list[Document], rng: random.Random, taxonomy: Taxon
     )
 
 
+# Labels whose tier depends on use (identify: high; verify a cooperating person: limited).
+_USE_DEPENDENT = frozenset({"voice_biometrics", "other_biometrics"})
+
+
 def _buried(
     i: int, hosts: list[Document], donors: list[Document], rng: random.Random, taxonomy: Taxonomy
 ) -> Document | None:
     host, donor = rng.choice(hosts), rng.choice(donors)
-    ev = rng.choice(donor.evidence)
+    # The moved sentence must carry a capability: a sentence chosen for a risk factor's quote
+    # often shows a capability whose quote sat elsewhere in the donor, and would be mislabelled.
+    cap_evidence = [e for e in donor.evidence if e.label in taxonomy.capability_ids]
+    if not cap_evidence:
+        return None
+    ev = rng.choice(cap_evidence)
     seg = next((s for s in segment(donor.text) if s.start <= ev.start < s.end), None)
     if seg is None or seg.end < ev.end:
         return None
@@ -184,6 +193,10 @@ def _buried(
         return None
     labels = {e.label for e in moved}
     implied = taxonomy.minimum_tier(labels).tier
+    if labels & _USE_DEPENDENT and Tier.parse(donor.tier) > implied:
+        # Voice or other biometrics in a higher-tier donor were probably used to identify; the
+        # sentence alone cannot say which, so it would carry the wrong tier.
+        return None
     return (
         _make(
             f"composed-bury-{i:04d}",
