@@ -3,7 +3,13 @@ import pytest
 
 from classifier.results import ClassificationResult, DetectedLabel, Evidence
 from classifier.taxonomy import default_taxonomy
-from training.calibrate import choose_threshold, fit_temperature, recall_targets
+from training.calibrate import (
+    MIN_PRECISION_FOR_RECALL_RULE,
+    choose_threshold,
+    fit_temperature,
+    fit_tier_stacker,
+    recall_targets,
+)
 from training.metrics import Gold, all_metrics, evidence_quality, tier_metrics
 
 
@@ -19,6 +25,30 @@ def test_recall_rule_picks_highest_threshold_meeting_target():
     assert (above[y[p > c.threshold] == 1].size) / 20 >= 0.95
     tighter = np.sort(p[y == 1])[1]  # threshold that drops two positives
     assert c.threshold < tighter
+
+
+def test_recall_rule_yields_when_precision_is_too_low():
+    # 20 positives, two of them low: recall 0.95 needs the one at 0.31, below 14 negatives, so it
+    # costs precision 19/(19+14) < MIN_PRECISION_FOR_RECALL_RULE and the F1-best threshold is used.
+    y = np.array([1] * 20 + [0] * 80)
+    p = np.concatenate([np.linspace(0.6, 1.0, 18), [0.31, 0.05], np.linspace(0.32, 0.5, 14), np.linspace(0.0, 0.02, 66)])
+    assert 19 / 33 < MIN_PRECISION_FOR_RECALL_RULE
+    c = choose_threshold(p, y, recall_target=0.95)
+    assert c.rule == "max_f1" and c.precision == 1.0 and c.recall == 0.9
+
+
+def test_tier_read_out_is_scored_after_the_floor():
+    """A head that is wrong only where the floor lifts it anyway is as good as a perfect one."""
+    rng = np.random.default_rng(0)
+    tiers = np.array([0, 1, 2, 3] * 15)
+    features = rng.normal(size=(60, 6)) + tiers[:, None]
+    floor = np.where(np.arange(60) % 5 == 0, tiers, 0)
+    head = np.where(floor == tiers, 0, tiers)  # wrong exactly where the floor is right
+    with_floor = fit_tier_stacker(features, tiers, head, floor=floor)
+    without = fit_tier_stacker(features, tiers, head)
+    assert with_floor.head_accuracy == pytest.approx(1.0)
+    assert without.head_accuracy < 1.0
+    assert with_floor.cv_accuracy >= without.cv_accuracy
 
 
 def test_f1_rule_when_no_target_or_too_few_positives():

@@ -347,7 +347,12 @@ def calibrate(model: Any, val: list[Document], taxonomy: Taxonomy, seed: int = 0
     # Tier: keep the ordinal head unless a stacker over all document probabilities does better
     # in cross-validation on the validation split.
     head_pred = model.tier_scores(logits).argmax(axis=1)
-    stacker = fit_tier_stacker(model.tier_features(logits), tier_y, head_pred, seed=seed)
+    thresholds = np.array([meta["thresholds"][lab] for lab in taxonomy.label_ids])
+    detected = model.label_probabilities(logits) >= thresholds
+    floor = np.array(
+        [taxonomy.minimum_tier([taxonomy.label_ids[j] for j in np.flatnonzero(row)]).tier.value for row in detected]
+    )
+    stacker = fit_tier_stacker(model.tier_features(logits), tier_y, head_pred, seed=seed, floor=floor)
     meta["tier_choice"] = {"head_accuracy": stacker.head_accuracy, "stacker_cv_accuracy": stacker.cv_accuracy}
     if stacker.cv_accuracy > stacker.head_accuracy:
         meta["tier_stacker"] = {"coef": stacker.coef, "intercept": stacker.intercept}
