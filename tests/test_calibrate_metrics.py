@@ -31,8 +31,9 @@ def test_recall_rule_yields_when_precision_is_too_low():
     # 20 positives, two of them low: recall 0.95 needs the one at 0.31, below 14 negatives, so it
     # costs precision 19/(19+14) < MIN_PRECISION_FOR_RECALL_RULE and the F1-best threshold is used.
     y = np.array([1] * 20 + [0] * 80)
-    p = np.concatenate([np.linspace(0.6, 1.0, 18), [0.31, 0.05], np.linspace(0.32, 0.5, 14), np.linspace(0.0, 0.02, 66)])
-    assert 19 / 33 < MIN_PRECISION_FOR_RECALL_RULE
+    positives = [*np.linspace(0.6, 1.0, 18), 0.31, 0.05]
+    p = np.concatenate([positives, np.linspace(0.32, 0.5, 14), np.linspace(0.0, 0.02, 66)])
+    assert MIN_PRECISION_FOR_RECALL_RULE > 19 / 33
     c = choose_threshold(p, y, recall_target=0.95)
     assert c.rule == "max_f1" and c.precision == 1.0 and c.recall == 0.9
 
