@@ -222,12 +222,32 @@ def trainable_state(net: SurveilRiskNet) -> dict[str, torch.Tensor]:
     return {k: v.detach().cpu().contiguous() for k, v in net.state_dict().items() if k in names}
 
 
+def stored_in_half(net: SurveilRiskNet) -> bool:
+    """Full fine-tunes are stored in float16 to stay small; adapters are small enough in float32."""
+    return net.config.adapter.kind == "full"
+
+
+def round_to_stored_precision(net: SurveilRiskNet) -> None:
+    """Give the in-memory network the precision its saved weights will have.
+
+    Calibration runs right after training; fitted on float32 weights it would not hold for the
+    artifact as loaded (float16), and close choices (the tier read-out, thresholds halfway
+    between two validation scores) came out differently in a rerun of the same training.
+    """
+    if not stored_in_half(net):
+        return
+    with torch.no_grad():
+        for p in net.parameters():
+            if p.requires_grad:
+                p.copy_(p.half().to(p.dtype))
+
+
 def save_weights(net: SurveilRiskNet, folder: Path, half: bool | None = None) -> Path:
-    """safetensors only (no pickle). Full fine-tunes are stored in float16 to stay small."""
+    """safetensors only (no pickle)."""
     from safetensors.torch import save_file
 
     state = trainable_state(net)
-    half = net.config.adapter.kind == "full" if half is None else half
+    half = stored_in_half(net) if half is None else half
     if half:
         state = {k: v.half() for k, v in state.items()}
     path = folder / WEIGHTS_FILE

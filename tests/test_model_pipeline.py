@@ -138,6 +138,66 @@ def test_label_attention_ignores_padding_and_round_trips(tmp_path):
         NetConfig(n_labels=5, pooling="cls")
 
 
+def test_network_rounded_to_stored_precision_equals_the_loaded_artifact(tmp_path):
+    from classifier.model import (
+        AdapterConfig,
+        NetConfig,
+        SurveilRiskNet,
+        load_net,
+        round_to_stored_precision,
+        save_weights,
+        trainable_state,
+    )
+
+    torch.manual_seed(0)
+    cfg = NetConfig(n_labels=5, pooling="label_attention", adapter=AdapterConfig(kind="full", first_layer=5))
+    net = SurveilRiskNet(cfg).eval()
+    with torch.no_grad():
+        for p in net.parameters():
+            if p.requires_grad:
+                p.add_(torch.randn_like(p) * 1e-3)  # values float16 cannot hold exactly
+
+    def same_as_saved() -> bool:
+        save_weights(net, tmp_path)
+        loaded = trainable_state(load_net(tmp_path, {"net": cfg.to_dict()}))
+        return all(torch.equal(v, loaded[k]) for k, v in trainable_state(net).items())
+
+    assert not same_as_saved()
+    round_to_stored_precision(net)
+    assert same_as_saved()
+
+
+def test_calibration_after_training_holds_for_the_saved_artifact(tmp_path):
+    """Full fine-tunes are saved in float16; calibrating the float32 network instead gave a rerun
+    of the shipped training a different tier read-out. Recalibrating the saved artifact must
+    reproduce the artifact exactly."""
+    from training.train import recalibrate
+
+    write_jsonl(tmp_path / "corpus" / "tiny.jsonl", _tiny_corpus())
+    cfg = TrainConfig(
+        output_dir=tmp_path / "run",
+        corpus_dir=tmp_path / "corpus",
+        adapter="full",
+        first_layer=5,
+        pooling="label_attention",
+        epochs=2,
+        docs_per_batch=4,
+        windows_per_doc=2,
+        max_window_tokens=48,
+        augment_window_sizes=[],
+        seed=5,
+        evaluate_test=False,
+    )
+    trained = train(cfg)
+    again = recalibrate(trained, tmp_path / "recal", corpus_dir=tmp_path / "corpus")
+    a = json.loads((trained / "artifact.json").read_text())
+    b = json.loads((again / "artifact.json").read_text())
+    assert a["thresholds"] == b["thresholds"]
+    assert a["temperature"] == b["temperature"]
+    assert a["tier_choice"] == b["tier_choice"]
+    assert a["version"] == b["version"]
+
+
 def test_bad_training_config_is_rejected():
     with pytest.raises(ValueError, match="epochs must be >= 1"):
         TrainConfig(epochs=0)

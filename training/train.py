@@ -276,9 +276,12 @@ def _finish(
     history: list[dict[str, float]],
 ) -> Path:
     """Calibrate on validation, evaluate once on test, write the artifact (and publish it)."""
+    from classifier.model import round_to_stored_precision
     from classifier.predict import Classifier
     from classifier.transformer import TransformerModel
     from training.evaluate import evaluate, gold_from_document
+
+    round_to_stored_precision(net)  # calibrate the model that will be shipped, not its float32 original
 
     folder = cfg.output_dir / "artifact"
     if folder.exists():
