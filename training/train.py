@@ -393,7 +393,10 @@ def recalibrate(artifact: Path, out: Path, corpus_dir: Path = CORPUS_DIR, evalua
     taxonomy = default_taxonomy()
     docs = load_corpus(corpus_dir)
     val = [d for d in docs if d.split == "validation"]
-    model = calibrate(TransformerModel.load(artifact), val, taxonomy)
+    loaded = TransformerModel.load(artifact)
+    # The training run's seed also fixes the cross-validation folds of the tier read-out choice.
+    seed = int(loaded.meta.get("train_config", {}).get("seed", 0))
+    model = calibrate(loaded, val, taxonomy, seed=seed)
     meta = model.meta
     clf = Classifier(model, taxonomy=taxonomy)
     metrics: dict[str, Any] = {"validation": evaluate(clf, [gold_from_document(d) for d in val], progress=False)[0]}
