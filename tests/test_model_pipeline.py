@@ -38,6 +38,21 @@ def _tiny_corpus() -> list:
     return docs
 
 
+def _small_config(root, name: str, **overrides) -> TrainConfig:
+    """A two-epoch configuration on `root/corpus` that trains in seconds."""
+    base = dict(
+        output_dir=root / name,
+        corpus_dir=root / "corpus",
+        epochs=2,
+        docs_per_batch=4,
+        windows_per_doc=2,
+        max_window_tokens=48,
+        augment_window_sizes=[],
+        evaluate_test=False,
+    )
+    return TrainConfig(**{**base, **overrides})
+
+
 @pytest.fixture(scope="module")
 def tiny_artifact(tmp_path_factory):
     root = tmp_path_factory.mktemp("tiny")
@@ -174,20 +189,7 @@ def test_calibration_after_training_holds_for_the_saved_artifact(tmp_path):
     from training.train import recalibrate
 
     write_jsonl(tmp_path / "corpus" / "tiny.jsonl", _tiny_corpus())
-    cfg = TrainConfig(
-        output_dir=tmp_path / "run",
-        corpus_dir=tmp_path / "corpus",
-        adapter="full",
-        first_layer=5,
-        pooling="label_attention",
-        epochs=2,
-        docs_per_batch=4,
-        windows_per_doc=2,
-        max_window_tokens=48,
-        augment_window_sizes=[],
-        seed=5,
-        evaluate_test=False,
-    )
+    cfg = _small_config(tmp_path, "run", adapter="full", first_layer=5, pooling="label_attention", seed=5)
     trained = train(cfg)
     again = recalibrate(trained, tmp_path / "recal", corpus_dir=tmp_path / "corpus")
     a = json.loads((trained / "artifact.json").read_text())
@@ -212,19 +214,7 @@ def test_same_seed_reproduces_the_same_model(tmp_path):
     write_jsonl(tmp_path / "corpus" / "tiny.jsonl", _tiny_corpus())
 
     def run(name: str) -> dict:
-        cfg = TrainConfig(
-            output_dir=tmp_path / name,
-            corpus_dir=tmp_path / "corpus",
-            epochs=2,
-            docs_per_batch=4,
-            windows_per_doc=2,
-            max_window_tokens=48,
-            augment_window_sizes=[],
-            lora_r=2,
-            lora_alpha=4,
-            seed=11,
-            evaluate_test=False,
-        )
+        cfg = _small_config(tmp_path, name, lora_r=2, lora_alpha=4, seed=11)
         return json.loads((train(cfg) / "artifact.json").read_text())
 
     a, b = run("a"), run("b")
