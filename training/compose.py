@@ -197,20 +197,16 @@ def _buried(
         # Voice or other biometrics in a higher-tier donor were probably used to identify; the
         # sentence alone cannot say which, so it would carry the wrong tier.
         return None
-    return (
-        _make(
-            f"composed-bury-{i:04d}",
-            host.title,
-            host.doc_type,
-            text,
-            spans,
-            [host, donor],
-            taxonomy,
-            extra_tier=implied,
-            whole_sources=1,
-        )
-        if implied > Tier.MINIMAL or labels
-        else None
+    return _make(
+        f"composed-bury-{i:04d}",
+        host.title,
+        host.doc_type,
+        text,
+        spans,
+        [host, donor],
+        taxonomy,
+        extra_tier=implied,
+        whole_sources=1,
     )
 
 
