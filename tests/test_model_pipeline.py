@@ -198,6 +198,11 @@ def test_calibration_after_training_holds_for_the_saved_artifact(tmp_path):
     assert a["temperature"] == b["temperature"]
     assert a["tier_choice"] == b["tier_choice"]
     assert a["version"] == b["version"]
+    # Validation figures are computed from full-precision probabilities, so they see any
+    # difference between the network that was calibrated and the one that was saved.
+    metrics_a = json.loads((trained / "metrics.json").read_text())["validation"]
+    metrics_b = json.loads((again / "metrics.json").read_text())["validation"]
+    assert metrics_a == metrics_b
 
 
 def test_bad_training_config_is_rejected():

@@ -40,3 +40,17 @@ def test_shipped_model_on_the_test_split(shipped_classifier):
     for p in preds:  # every detected label is explained by a span of the text
         for det in (*p.capabilities, *p.risk_factors):
             assert det.evidence, (p.source, det.id)
+
+
+def test_recalibrating_the_shipped_artifact_reproduces_it(tmp_path):
+    """Training and `surveilrisk calibrate` share one calibration path with the run's fold seed, so
+    the shipped artifact recalibrated on its own validation split comes back identical. Fails when
+    calibration code changes without the shipped model being retrained or recalibrated."""
+    from training.train import recalibrate
+
+    shipped = json.loads((SHIPPED_MODEL_DIR / "artifact.json").read_text())
+    out = recalibrate(SHIPPED_MODEL_DIR, tmp_path / "again")
+    again = json.loads((out / "artifact.json").read_text())
+    assert again["version"] == shipped["version"]
+    shipped_val = json.loads((SHIPPED_MODEL_DIR / "metrics.json").read_text())["validation"]
+    assert json.loads((out / "metrics.json").read_text())["validation"] == shipped_val

@@ -277,9 +277,7 @@ def _finish(
 ) -> Path:
     """Calibrate on validation, evaluate once on test, write the artifact (and publish it)."""
     from classifier.model import round_to_stored_precision
-    from classifier.predict import Classifier
     from classifier.transformer import TransformerModel
-    from training.evaluate import evaluate, gold_from_document
 
     round_to_stored_precision(net)  # calibrate the model that will be shipped, not its float32 original
 
@@ -308,21 +306,35 @@ def _finish(
         "train_config": cfg.to_dict(),
         "history": history,
     }
-    model = calibrate(TransformerModel(net, tokenizer, meta), splits["validation"], taxonomy, seed=cfg.seed)
-    meta = model.meta
-    val = splits["validation"]
-
-    clf = Classifier(model, taxonomy=taxonomy)
-    metrics: dict[str, Any] = {}
-    val_metrics, _ = evaluate(clf, [gold_from_document(d) for d in val], progress=False)
-    metrics["validation"] = val_metrics
-    if cfg.evaluate_test and splits["test"]:
-        test_metrics, _ = evaluate(clf, [gold_from_document(d) for d in splits["test"]], progress=False)
-        metrics["test"] = test_metrics
-    write_artifact(folder, net, meta, metrics, reports_dir=cfg.output_dir)
+    test = splits["test"] if cfg.evaluate_test else []
+    _calibrate_and_write(
+        TransformerModel(net, tokenizer, meta), splits["validation"], test, taxonomy, folder, cfg.output_dir
+    )
     if cfg.publish_to:
         publish(folder, cfg.publish_to)
     return folder
+
+
+def _calibrate_and_write(
+    model: Any, val: list[Document], test: list[Document], taxonomy: Taxonomy, folder: Path, reports_dir: Path | None
+) -> None:
+    """Calibrate, evaluate (validation, and test when given) and write the artifact.
+
+    Training and `surveilrisk calibrate` both end here, with the fold seed taken from the
+    artifact's own training configuration, so recalibrating an artifact on the split it was
+    calibrated on reproduces it exactly.
+    """
+    from classifier.predict import Classifier
+    from training.evaluate import evaluate, gold_from_document
+
+    seed = int(model.meta.get("train_config", {}).get("seed", 0))
+    model = calibrate(model, val, taxonomy, seed=seed)
+    clf = Classifier(model, taxonomy=taxonomy)
+    metrics: dict[str, Any] = {}
+    for split, docs in (("validation", val), ("test", test)):
+        if docs:
+            metrics[split] = evaluate(clf, [gold_from_document(d) for d in docs], progress=False)[0]
+    write_artifact(folder, model.net, model.meta, metrics, reports_dir=reports_dir)
 
 
 def calibrate(model: Any, val: list[Document], taxonomy: Taxonomy, seed: int = 0) -> Any:
@@ -386,26 +398,12 @@ def write_artifact(
 
 def recalibrate(artifact: Path, out: Path, corpus_dir: Path = CORPUS_DIR, evaluate_test: bool = False) -> Path:
     """Refit calibration of a trained artifact on the current validation split, without retraining."""
-    from classifier.predict import Classifier
     from classifier.transformer import TransformerModel
-    from training.evaluate import evaluate, gold_from_document
 
-    taxonomy = default_taxonomy()
     docs = load_corpus(corpus_dir)
     val = [d for d in docs if d.split == "validation"]
-    loaded = TransformerModel.load(artifact)
-    # The training run's seed also fixes the cross-validation folds of the tier read-out choice.
-    seed = int(loaded.meta.get("train_config", {}).get("seed", 0))
-    model = calibrate(loaded, val, taxonomy, seed=seed)
-    meta = model.meta
-    clf = Classifier(model, taxonomy=taxonomy)
-    metrics: dict[str, Any] = {"validation": evaluate(clf, [gold_from_document(d) for d in val], progress=False)[0]}
-    if evaluate_test:
-        test = [gold_from_document(d) for d in docs if d.split == "test"]
-        metrics["test"] = evaluate(clf, test, progress=False)[0]
-    from classifier.model import load_net
-
-    write_artifact(out, load_net(artifact, meta), meta, metrics)
+    test = [d for d in docs if d.split == "test"] if evaluate_test else []
+    _calibrate_and_write(TransformerModel.load(artifact), val, test, default_taxonomy(), out, None)
     return out
 
 
