@@ -212,6 +212,30 @@ def test_bad_training_config_is_rejected():
         TrainConfig(adapter="prefix")
     with pytest.raises(ValueError, match="pooling must be one of"):
         TrainConfig(pooling="cls")
+    with pytest.raises(ValueError, match="average_last_epochs must be in"):
+        TrainConfig(epochs=3, average_last_epochs=4)
+
+
+def test_averaged_weights_are_scored_and_kept_only_when_validation_prefers_them(tmp_path):
+    from classifier.model import load_net, trainable_state
+
+    write_jsonl(tmp_path / "corpus" / "tiny.jsonl", _tiny_corpus())
+    cfg = _small_config(
+        tmp_path, "run", epochs=3, adapter="full", first_layer=5, pooling="label_attention", average_last_epochs=2
+    )
+    folder = train(cfg)
+    meta = json.loads((folder / "artifact.json").read_text())
+    epochs = [h for h in meta["history"] if "averaged_epochs" not in h]
+    averaged = [h for h in meta["history"] if "averaged_epochs" in h]
+    assert [round(h["epoch"]) for h in epochs] == [1, 2, 3]
+    assert len(averaged) == 1 and averaged[0]["averaged_epochs"] == 2
+    # The same averaged network, rebuilt from the two epochs' selection figures, is what the
+    # artifact reports as chosen.
+    best_epoch = max(h["eval_selection"] for h in epochs)
+    assert meta["train_config"]["average_last_epochs"] == 2
+    chosen = "average" if averaged[0]["eval_selection"] > best_epoch else "best epoch"
+    assert meta["weights_chosen"] == chosen
+    assert trainable_state(load_net(folder, meta))  # the weights load
 
 
 @pytest.mark.slow

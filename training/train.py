@@ -65,6 +65,9 @@ class TrainConfig:
     hidden_dropout: float = 0.1
     pooling: str = "mean"
     window_loss_weight: float = 1.0
+    # Also try the uniform average of the weights at the end of the last N epochs (N >= 2),
+    # kept instead of the best single epoch only when validation prefers it.
+    average_last_epochs: int = 0
     max_docs_per_split: int | None = None  # tiny runs in tests
     evaluate_test: bool = True
     publish_to: Path | None = None
@@ -89,6 +92,8 @@ class TrainConfig:
             problems.append(f"adapter must be 'lora' or 'full', got {self.adapter!r}")
         if self.pooling not in POOLINGS:
             problems.append(f"pooling must be one of {POOLINGS}, got {self.pooling!r}")
+        if self.average_last_epochs < 0 or self.average_last_epochs > self.epochs:
+            problems.append(f"average_last_epochs must be in [0, epochs={self.epochs}], got {self.average_last_epochs}")
         if self.docs_per_batch < 1 or self.windows_per_doc < 1:
             problems.append("docs_per_batch and windows_per_doc must be >= 1")
         if problems:
@@ -211,20 +216,37 @@ def train(cfg: TrainConfig) -> Path:
     )
 
     class KeepBest(TrainerCallback):
-        """Keeps the trainable weights of the best validation epoch in memory (no checkpoint files)."""
+        """Keeps the best validation epoch's trainable weights in memory (no checkpoint files),
+        and the running sum of the last epochs' weights when averaging is on."""
 
-        best: float = -1.0
-        state: dict[str, torch.Tensor] | None = None
-        history: list[dict[str, float]] = []  # noqa: RUF012
+        def __init__(self) -> None:
+            self.best = -1.0
+            self.state: dict[str, torch.Tensor] | None = None
+            self.history: list[dict[str, float]] = []
+            self.summed: dict[str, torch.Tensor] | None = None
+            self.n_summed = 0
+            self.training = True
+            self.chosen = "best epoch"
 
         def on_evaluate(
             self, args: Any, state: Any, control: Any, metrics: dict[str, float] | None = None, **kw: Any
         ) -> None:
+            if not self.training:  # the evaluation of the averaged weights, recorded by the caller
+                return
             metrics = metrics or {}
-            self.history.append({"epoch": float(state.epoch or 0), **metrics})
+            epoch = float(state.epoch or 0)
+            self.history.append({"epoch": epoch, **metrics})
             score = metrics.get("eval_selection", -1.0)
+            current = trainable_state(net)
             if score > self.best:
-                self.best, self.state = score, copy.deepcopy(trainable_state(net))
+                self.best, self.state = score, copy.deepcopy(current)
+            if cfg.average_last_epochs >= 2 and round(epoch) > cfg.epochs - cfg.average_last_epochs:
+                if self.summed is None:
+                    self.summed = {k: v.detach().clone().double() for k, v in current.items()}
+                else:
+                    for k, v in current.items():
+                        self.summed[k] += v.double()
+                self.n_summed += 1
 
     keep = KeepBest()
     args = TrainingArguments(
@@ -259,12 +281,33 @@ def train(cfg: TrainConfig) -> Path:
         optimizers=(optimizer, None),
     )
     trainer.train()
+    keep.training = False
+    if keep.summed is not None and keep.n_summed >= 2:
+        _try_average(trainer, net, keep)
     if not trainer.is_world_process_zero():
         return cfg.output_dir / "artifact"
     if keep.state is not None:
         net.load_state_dict(keep.state, strict=False)
     net.eval()
-    return _finish(cfg, net, tokenizer, splits, taxonomy, keep.history)
+    return _finish(cfg, net, tokenizer, splits, taxonomy, keep.history, keep.chosen)
+
+
+def _try_average(trainer: Any, net: SurveilRiskNet, keep: Any) -> None:
+    """Score the average of the last epochs' weights on validation; keep it if it beats the best epoch.
+
+    Averaging the end points of a decaying schedule lands in a flatter region than any single
+    one of them, which tends to generalise better; validation decides, by the same selection
+    figure as the epochs themselves.
+    """
+    reference = trainable_state(net)
+    averaged = {k: (v / keep.n_summed).to(reference[k].dtype) for k, v in keep.summed.items()}
+    net.load_state_dict(averaged, strict=False)
+    metrics = trainer.evaluate()
+    score = metrics.get("eval_selection", -1.0)
+    keep.history.append({"epoch": float(trainer.state.epoch or 0), "averaged_epochs": float(keep.n_summed), **metrics})
+    log.info("average of the last %d epochs: selection %.4f (best single epoch %.4f)", keep.n_summed, score, keep.best)
+    if score > keep.best:
+        keep.best, keep.state, keep.chosen = score, averaged, "average"
 
 
 def _finish(
@@ -274,6 +317,7 @@ def _finish(
     splits: dict[str, list[Document]],
     taxonomy: Taxonomy,
     history: list[dict[str, float]],
+    weights_chosen: str = "best epoch",
 ) -> Path:
     """Calibrate on validation, evaluate once on test, write the artifact (and publish it)."""
     from classifier.model import round_to_stored_precision
@@ -305,6 +349,7 @@ def _finish(
         },
         "train_config": cfg.to_dict(),
         "history": history,
+        "weights_chosen": weights_chosen,
     }
     test = splits["test"] if cfg.evaluate_test else []
     _calibrate_and_write(
