@@ -129,6 +129,7 @@ def fit_tier_stacker(
     head_pred: np.ndarray,
     seed: int = 0,
     floor: np.ndarray | None = None,
+    repeats: int = 5,
 ) -> TierStacker:
     """Fit on validation; report 5-fold cross-validated accuracy so the choice is not judged on its own fit.
 
@@ -136,7 +137,9 @@ def fit_tier_stacker(
     window's ordinal head cannot see; the stacker reads all document-level probabilities.
     `floor` is the minimum tier the detected labels imply for each document: both read-outs
     are scored on the tier that is actually returned, max(read-out, floor), since a read-out
-    that is right only where the floor overrides it anyway gains nothing.
+    that is right only where the floor overrides it anyway gains nothing. The cross-validated
+    accuracy is averaged over `repeats` shuffles: with one shuffle the head-or-stacker choice
+    turned on one or two documents and flipped with the fold seed.
     """
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import StratifiedKFold, cross_val_predict
@@ -146,9 +149,12 @@ def fit_tier_stacker(
     counts = np.bincount(tiers, minlength=n_classes)
     folds = int(min(5, counts[counts > 0].min())) if (counts > 0).sum() > 1 else 0
     if folds >= 2:
-        cv = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
-        cv_pred = cross_val_predict(model, features, tiers, cv=cv)
-        cv_acc = float((_floored(cv_pred, floor) == tiers).mean())
+        accs = []
+        for r in range(max(repeats, 1)):
+            cv = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed + r)
+            cv_pred = cross_val_predict(model, features, tiers, cv=cv)
+            accs.append(float((_floored(cv_pred, floor) == tiers).mean()))
+        cv_acc = float(np.mean(accs))
     else:
         cv_acc = 0.0
     model.fit(features, tiers)
