@@ -12,14 +12,13 @@ from training.evaluate import evaluate, golds_for_split
 pytestmark = pytest.mark.slow
 
 # Issue 3's bar on the test split is capability macro F1 >= 0.85, tier accuracy >= 0.85 and
-# recall of high+critical documents >= 0.95. The shipped model does not meet it on the current
-# test split (0.844 / 0.809 / 0.939, measured once; the split became harder when mislabelled
-# composed documents were fixed and 154 documents on known confusions were added). Until a model
-# does, these are regression floors a little under the measured figures and the issue stays open.
-# Raise them to the bar when a new model meets it.
+# recall of high+critical documents >= 0.95. The shipped model meets the recall part but not the
+# other two on the current test split (0.849 / 0.836 / 0.952, measured once). Until a model meets
+# all three, these are regression floors a little under the measured figures and the issue stays
+# open. Raise them to the bar when a new model meets it.
 CAPABILITY_MACRO_F1_FLOOR = 0.83
-TIER_ACCURACY_FLOOR = 0.80
-HIGH_CRITICAL_RECALL_FLOOR = 0.93
+TIER_ACCURACY_FLOOR = 0.82
+HIGH_CRITICAL_RECALL_FLOOR = 0.94
 
 
 def test_shipped_artifact_is_small_and_complete():
