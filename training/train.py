@@ -217,36 +217,26 @@ def train(cfg: TrainConfig) -> Path:
 
     class KeepBest(TrainerCallback):
         """Keeps the best validation epoch's trainable weights in memory (no checkpoint files),
-        and the running sum of the last epochs' weights when averaging is on."""
+        and the last epochs' weights when averaging is on."""
 
         def __init__(self) -> None:
             self.best = -1.0
             self.state: dict[str, torch.Tensor] | None = None
             self.history: list[dict[str, float]] = []
-            self.summed: dict[str, torch.Tensor] | None = None
-            self.n_summed = 0
-            self.training = True
+            self.recent: list[dict[str, torch.Tensor]] = []
             self.chosen = "best epoch"
 
         def on_evaluate(
             self, args: Any, state: Any, control: Any, metrics: dict[str, float] | None = None, **kw: Any
         ) -> None:
-            if not self.training:  # the evaluation of the averaged weights, recorded by the caller
-                return
             metrics = metrics or {}
             epoch = float(state.epoch or 0)
             self.history.append({"epoch": epoch, **metrics})
             score = metrics.get("eval_selection", -1.0)
-            current = trainable_state(net)
             if score > self.best:
-                self.best, self.state = score, copy.deepcopy(current)
+                self.best, self.state = score, copy.deepcopy(trainable_state(net))
             if cfg.average_last_epochs >= 2 and round(epoch) > cfg.epochs - cfg.average_last_epochs:
-                if self.summed is None:
-                    self.summed = {k: v.detach().clone().double() for k, v in current.items()}
-                else:
-                    for k, v in current.items():
-                        self.summed[k] += v.double()
-                self.n_summed += 1
+                self.recent.append(copy.deepcopy(trainable_state(net)))
 
     keep = KeepBest()
     args = TrainingArguments(
@@ -281,8 +271,8 @@ def train(cfg: TrainConfig) -> Path:
         optimizers=(optimizer, None),
     )
     trainer.train()
-    keep.training = False
-    if keep.summed is not None and keep.n_summed >= 2:
+    if len(keep.recent) >= 2:
+        trainer.remove_callback(keep)  # the averaged weights' evaluation is not an epoch
         _try_average(trainer, net, keep)
     if not trainer.is_world_process_zero():
         return cfg.output_dir / "artifact"
@@ -292,6 +282,11 @@ def train(cfg: TrainConfig) -> Path:
     return _finish(cfg, net, tokenizer, splits, taxonomy, keep.history, keep.chosen)
 
 
+def average_states(states: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
+    """Uniform average of weight dicts, summed in float64, returned in each tensor's own dtype."""
+    return {k: (sum(s[k].double() for s in states) / len(states)).to(states[0][k].dtype) for k in states[0]}
+
+
 def _try_average(trainer: Any, net: SurveilRiskNet, keep: Any) -> None:
     """Score the average of the last epochs' weights on validation; keep it if it beats the best epoch.
 
@@ -299,13 +294,13 @@ def _try_average(trainer: Any, net: SurveilRiskNet, keep: Any) -> None:
     one of them, which tends to generalise better; validation decides, by the same selection
     figure as the epochs themselves.
     """
-    reference = trainable_state(net)
-    averaged = {k: (v / keep.n_summed).to(reference[k].dtype) for k, v in keep.summed.items()}
+    averaged = average_states(keep.recent)
     net.load_state_dict(averaged, strict=False)
     metrics = trainer.evaluate()
     score = metrics.get("eval_selection", -1.0)
-    keep.history.append({"epoch": float(trainer.state.epoch or 0), "averaged_epochs": float(keep.n_summed), **metrics})
-    log.info("average of the last %d epochs: selection %.4f (best single epoch %.4f)", keep.n_summed, score, keep.best)
+    n = len(keep.recent)
+    keep.history.append({"epoch": float(trainer.state.epoch or 0), "averaged_epochs": float(n), **metrics})
+    log.info("average of the last %d epochs: selection %.4f (best single epoch %.4f)", n, score, keep.best)
     if score > keep.best:
         keep.best, keep.state, keep.chosen = score, averaged, "average"
 
