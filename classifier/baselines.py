@@ -202,6 +202,10 @@ class KeywordModel:
     def thresholds(self) -> dict[str, float]:
         return dict.fromkeys(self.taxonomy.label_ids, 0.5)
 
+    @property
+    def high_tier_cut(self) -> float | None:
+        return None
+
     def score(self, texts: Sequence[str], progress: bool = False) -> list[RawPrediction]:
         return [self._score_one(t) for t in texts]
 
@@ -239,6 +243,10 @@ class TfidfModel:
     @property
     def thresholds(self) -> dict[str, float]:
         return dict(self._thresholds)
+
+    @property
+    def high_tier_cut(self) -> float | None:
+        return None
 
     def set_thresholds(self, thresholds: dict[str, float]) -> None:
         self._thresholds = {**self._thresholds, **thresholds}

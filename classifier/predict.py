@@ -29,6 +29,11 @@ class ScoringModel(Protocol):
     @property
     def thresholds(self) -> dict[str, float]: ...
 
+    @property
+    def high_tier_cut(self) -> float | None:
+        """P(high or critical) at which the tier reads high+ even when a lower tier is likelier; None: argmax."""
+        ...
+
     def score(self, texts: Sequence[str], progress: bool = False) -> list[RawPrediction]: ...
 
 
@@ -39,12 +44,39 @@ class TierDecision:
     warnings: tuple[str, ...]
 
 
-def decide_tier(model_tier_scores: dict[str, float], detected: Iterable[str], taxonomy: Taxonomy) -> TierDecision:
+def read_tier(tier_scores: dict[str, float], high_cut: float | None = None) -> Tier:
+    """The model's own tier: the most likely one, or, with a cut, high+ once P(high or critical) reaches it.
+
+    A missed high-risk product costs more than a false alarm, so calibration may choose a
+    cut below one half; the tier inside each side (minimal/limited, high/critical) is still
+    the likelier of the two.
+    """
+    p = {t: tier_scores.get(t.id, 0.0) for t in Tier}
+    if high_cut is None:
+        return max(p, key=lambda t: p[t])
+    upper = p[Tier.HIGH] + p[Tier.CRITICAL] >= high_cut
+    side = (Tier.HIGH, Tier.CRITICAL) if upper else (Tier.MINIMAL, Tier.LIMITED)
+    return max(side, key=lambda t: p[t])
+
+
+def decide_tier(
+    model_tier_scores: dict[str, float],
+    detected: Iterable[str],
+    taxonomy: Taxonomy,
+    high_cut: float | None = None,
+) -> TierDecision:
     """The model's tier, never below the minimum the detected labels imply."""
     detected = list(detected)
-    model_tier = Tier.parse(max(model_tier_scores, key=lambda t: model_tier_scores[t]))
+    model_tier = read_tier(model_tier_scores, high_cut)
     minimum = taxonomy.minimum_tier(detected)
     warnings: list[str] = []
+    likeliest = read_tier(model_tier_scores)
+    if model_tier != likeliest:
+        upper = model_tier_scores.get("high", 0.0) + model_tier_scores.get("critical", 0.0)
+        warnings.append(
+            f"the likeliest tier alone was {likeliest.id}; read as {model_tier.id} because P(high or critical) "
+            f"= {upper:.2f} reaches the recall-first cut {high_cut:.2f}"
+        )
     if model_tier < minimum.tier:
         warnings.append(
             f"the model's own tier was {model_tier.id}; raised to {minimum.tier.id} because "
@@ -109,7 +141,7 @@ def finalise(
 
     caps = detected(taxonomy.capability_ids)
     risks = detected(taxonomy.risk_factor_ids)
-    decision = decide_tier(raw.tier_scores, [d.id for d in (*caps, *risks)], taxonomy)
+    decision = decide_tier(raw.tier_scores, [d.id for d in (*caps, *risks)], taxonomy, model.high_tier_cut)
     warnings.extend(decision.warnings)
     top = max(raw.tier_scores.values()) if raw.tier_scores else 0.0
     if top < LOW_CONFIDENCE:

@@ -20,7 +20,7 @@ from classifier.model import (
     read_artifact_meta,
 )
 from classifier.results import RawPrediction, ScoredSpan
-from classifier.taxonomy import TIER_IDS
+from classifier.taxonomy import TIER_IDS, default_taxonomy
 from classifier.text import Span, Window, make_windows
 
 log = logging.getLogger(__name__)
@@ -66,6 +66,7 @@ class TransformerModel:
         self.label_temperature = float(temp.get("labels", 1.0))
         self.tier_temperature = float(temp.get("tier", 1.0))
         self._thresholds = {lab: float(meta.get("thresholds", {}).get(lab, 0.5)) for lab in self.label_ids}
+        self._taxonomy = default_taxonomy()
         # Fast tokenizers refuse concurrent use ("Already borrowed"); one scoring call at a time per
         # process. Parallelism comes from batching and from several worker processes.
         self._lock = threading.Lock()
@@ -93,6 +94,11 @@ class TransformerModel:
     @property
     def thresholds(self) -> dict[str, float]:
         return dict(self._thresholds)
+
+    @property
+    def high_tier_cut(self) -> float | None:
+        cut = (self.meta.get("tier_stacker") or {}).get("high_cut")
+        return None if cut is None else float(cut)
 
     # ------------------------------------------------------------------ forward passes
 
@@ -135,16 +141,31 @@ class TransformerModel:
     def label_probabilities(self, doc_logits: np.ndarray) -> np.ndarray:
         return sigmoid(doc_logits[..., : len(self.label_ids)] / self.label_temperature)
 
-    def tier_features(self, doc_logits: np.ndarray) -> np.ndarray:
-        """Calibrated label probabilities and cumulative tier probabilities, side by side."""
+    def tier_floor(self, doc_logits: np.ndarray) -> np.ndarray:
+        """The minimum tier (as an int) that the labels passing their thresholds imply, per document."""
+        detected = self.label_probabilities(doc_logits) >= np.array([self._thresholds[lab] for lab in self.label_ids])
+        rows = detected.reshape(-1, len(self.label_ids))
+        floor = [self._taxonomy.minimum_tier([self.label_ids[j] for j in np.flatnonzero(r)]).tier.value for r in rows]
+        return np.asarray(floor, dtype=int).reshape(detected.shape[:-1])
+
+    def tier_features(self, doc_logits: np.ndarray, floor: bool = False) -> np.ndarray:
+        """Calibrated label probabilities and cumulative tier probabilities, side by side.
+
+        With `floor`, the one-hot minimum tier of the detected labels is appended: it lets the
+        stacker learn that a high reading with no detected high-tier label is often a false alarm.
+        """
         cumulative = sigmoid(doc_logits[..., len(self.label_ids) :] / self.tier_temperature)
-        return np.concatenate([self.label_probabilities(doc_logits), cumulative], axis=-1)
+        parts = [self.label_probabilities(doc_logits), cumulative]
+        if floor:
+            parts.append(np.eye(len(TIER_IDS))[self.tier_floor(doc_logits)])
+        return np.concatenate(parts, axis=-1)
 
     def tier_scores(self, doc_logits: np.ndarray) -> np.ndarray:
         """Tier probabilities: the fitted stacker when the artifact has one, else the ordinal head."""
         stacker = self.meta.get("tier_stacker")
         if stacker:
-            z = self.tier_features(doc_logits) @ np.asarray(stacker["coef"]).T + np.asarray(stacker["intercept"])
+            features = self.tier_features(doc_logits, floor=bool(stacker.get("floor_feature", False)))
+            z = features @ np.asarray(stacker["coef"]).T + np.asarray(stacker["intercept"])
             z = z - z.max(axis=-1, keepdims=True)
             e = np.exp(z)
             return e / e.sum(axis=-1, keepdims=True)  # type: ignore[no-any-return]

@@ -1,13 +1,15 @@
 import numpy as np
 import pytest
 
+from classifier.predict import read_tier
 from classifier.results import ClassificationResult, DetectedLabel, Evidence
-from classifier.taxonomy import default_taxonomy
+from classifier.taxonomy import TIER_IDS, default_taxonomy
 from training.calibrate import (
     MIN_PRECISION_FOR_RECALL_RULE,
     choose_threshold,
     fit_temperature,
     fit_tier_stacker,
+    read_tiers,
     recall_targets,
 )
 from training.metrics import Gold, all_metrics, evidence_quality, tier_metrics
@@ -131,3 +133,28 @@ def test_evidence_quality_overlap():
     assert evidence_quality([gold], [hit])["hit_at_1"] == 1.0
     assert evidence_quality([gold], [hit])["char_precision"] == 0.5
     assert evidence_quality([gold], [miss])["hit_any"] == 0.0
+
+
+def test_read_tiers_matches_the_classifier_read_out():
+    rng = np.random.default_rng(3)
+    proba = rng.dirichlet(np.ones(4), size=200)
+    for cut in (None, 0.5, 0.3):
+        expected = [read_tier(dict(zip(TIER_IDS, row, strict=True)), cut).value for row in proba]
+        assert read_tiers(proba, cut).tolist() == expected
+
+
+def test_stacker_lowers_the_cut_until_high_documents_are_found():
+    """High documents that look half-limited: the even-chance read-out misses many, a lower cut finds them."""
+    rng = np.random.default_rng(5)
+    tiers = np.array([1] * 120 + [2] * 120)
+    # one noisy feature; high documents sit only a little above limited ones
+    x = rng.normal(size=240) + 0.9 * (tiers == 2)
+    features = np.column_stack([x, rng.normal(size=240)])
+    head = np.ones(240, dtype=int)
+    s = fit_tier_stacker(features, tiers, head, min_recall=0.9)
+    assert s.high_cut is not None and s.high_cut < 0.5
+    assert s.cv_recall >= 0.9
+    assert s.head_recall == 0.0
+    even = fit_tier_stacker(features, tiers, head, cuts=(None,), min_recall=0.9)
+    assert even.cv_recall < 0.9 and even.high_cut is None
+    assert s.cv_accuracy <= even.cv_accuracy  # recall is bought with accuracy, and the figures say so

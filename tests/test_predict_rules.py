@@ -2,7 +2,7 @@
 
 from typing import ClassVar
 
-from classifier.predict import decide_tier, finalise
+from classifier.predict import decide_tier, finalise, read_tier
 from classifier.results import RawPrediction, ScoredSpan
 from classifier.taxonomy import default_taxonomy
 
@@ -13,6 +13,7 @@ class _Thresholds:
     """A scoring model's public surface, for exercising the finaliser's rules on given scores."""
 
     version = "rules-test"
+    high_tier_cut = None
     thresholds: ClassVar[dict[str, float]] = {"face_identification": 0.4, "law_enforcement": 0.5}
 
     def score(self, texts, progress=False):  # pragma: no cover - not used here
@@ -62,3 +63,25 @@ def test_missing_evidence_and_low_confidence_are_warned():
     res = finalise(raw, TEXT, source="-", model=_Thresholds(), taxonomy=default_taxonomy())
     joined = " ".join(res.warnings)
     assert "no supporting span" in joined and "low confidence" in joined
+
+
+def test_recall_first_cut_reads_high_before_high_is_likeliest():
+    scores = {"minimal": 0.05, "limited": 0.55, "high": 0.25, "critical": 0.15}
+    assert read_tier(scores).id == "limited"
+    assert read_tier(scores, 0.5).id == "limited"  # P(high or critical) = 0.40
+    assert read_tier(scores, 0.4).id == "high"  # the likelier of high and critical
+    d = decide_tier(scores, [], default_taxonomy(), high_cut=0.35)
+    assert d.tier.id == "high"
+    assert any("likeliest tier alone was limited" in w and "0.35" in w for w in d.warnings)
+    # below the cut, the lower side's likelier tier
+    assert read_tier({"minimal": 0.5, "limited": 0.2, "high": 0.2, "critical": 0.1}, 0.35).id == "minimal"
+
+
+def test_cut_still_respects_the_floor():
+    d = decide_tier(
+        {"minimal": 0.7, "limited": 0.2, "high": 0.05, "critical": 0.05},
+        ["face_identification"],
+        default_taxonomy(),
+        high_cut=0.3,
+    )
+    assert d.tier.id == "high" and any("raised to high" in w for w in d.warnings)

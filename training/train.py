@@ -380,7 +380,16 @@ def _calibrate_and_write(
 def calibrate(model: Any, val: list[Document], taxonomy: Taxonomy, seed: int = 0) -> Any:
     """Fit temperatures, thresholds and the tier read-out on validation; returns the calibrated model."""
     from classifier.transformer import TransformerModel, tier_probabilities
-    from training.calibrate import choose_thresholds, fit_temperature, fit_tier_stacker, recall_targets
+    from training.calibrate import (
+        HIGH_RECALL_TARGET,
+        TIER_RECALL_MARGIN,
+        choose_thresholds,
+        fit_temperature,
+        fit_tier_stacker,
+        recall_targets,
+    )
+
+    recall_floor = HIGH_RECALL_TARGET + TIER_RECALL_MARGIN
 
     meta = {k: v for k, v in model.meta.items() if k not in {"tier_stacker", "thresholds", "temperature"}}
     n_labels = len(taxonomy.label_ids)
@@ -401,16 +410,26 @@ def calibrate(model: Any, val: list[Document], taxonomy: Taxonomy, seed: int = 0
     model = TransformerModel(model.net, model.tokenizer, meta, model.batch_size)
     # Tier: keep the ordinal head unless a stacker over all document probabilities does better
     # in cross-validation on the validation split.
+    # The stacker also sees the floor (the minimum tier of the detected labels) as a feature, and
+    # may read high+ below an even chance (a cut chosen for recall); both chosen in
+    # cross-validation on validation (training/configs/COMPARISON.md).
     head_pred = model.tier_scores(logits).argmax(axis=1)
-    thresholds = np.array([meta["thresholds"][lab] for lab in taxonomy.label_ids])
-    detected = model.label_probabilities(logits) >= thresholds
-    floor = np.array(
-        [taxonomy.minimum_tier([taxonomy.label_ids[j] for j in np.flatnonzero(row)]).tier.value for row in detected]
-    )
-    stacker = fit_tier_stacker(model.tier_features(logits), tier_y, head_pred, seed=seed, floor=floor)
-    meta["tier_choice"] = {"head_accuracy": stacker.head_accuracy, "stacker_cv_accuracy": stacker.cv_accuracy}
-    if stacker.cv_accuracy > stacker.head_accuracy:
-        meta["tier_stacker"] = {"coef": stacker.coef, "intercept": stacker.intercept}
+    floor = model.tier_floor(logits)
+    stacker = fit_tier_stacker(model.tier_features(logits, floor=True), tier_y, head_pred, seed=seed, floor=floor)
+    meta["tier_choice"] = {
+        "head_accuracy": stacker.head_accuracy,
+        "head_recall": stacker.head_recall,
+        "stacker_cv_accuracy": stacker.cv_accuracy,
+        "stacker_cv_recall": stacker.cv_recall,
+        "stacker_high_cut": stacker.high_cut,
+    }
+    if stacker.cv_accuracy > stacker.head_accuracy and stacker.cv_recall >= min(stacker.head_recall, recall_floor):
+        meta["tier_stacker"] = {
+            "coef": stacker.coef,
+            "intercept": stacker.intercept,
+            "floor_feature": True,
+            "high_cut": stacker.high_cut,
+        }
     return TransformerModel(model.net, model.tokenizer, meta, model.batch_size)
 
 
