@@ -158,3 +158,23 @@ def test_stacker_lowers_the_cut_until_high_documents_are_found():
     even = fit_tier_stacker(features, tiers, head, cuts=(None,), min_recall=0.9)
     assert even.cv_recall < 0.9 and even.high_cut is None
     assert s.cv_accuracy <= even.cv_accuracy  # recall is bought with accuracy, and the figures say so
+
+
+def test_fold_floors_come_from_training_folds_only():
+    """The floor's thresholds are refitted on each training fold, so the held-out fold stays unseen."""
+    rng = np.random.default_rng(2)
+    tiers = np.array([0, 1, 2, 3] * 20)
+    features = rng.normal(size=(80, 5)) + tiers[:, None]
+    calls: list[np.ndarray] = []
+
+    def fold_floor(train_idx: np.ndarray) -> np.ndarray:
+        calls.append(train_idx)
+        return np.where(np.isin(np.arange(80), train_idx), tiers, 0)  # a floor that knows only its folds
+
+    s = fit_tier_stacker(features, tiers, tiers, floor=tiers, repeats=2, fold_floor=fold_floor, floor_feature=True)
+    assert len(calls) == 10 and all(len(c) == 64 for c in calls)
+    assert np.asarray(s.coef).shape == (4, 5 + 4)  # the one-hot floor is a feature
+    # the head is perfect, and scoring it with out-of-fold floors keeps it perfect
+    assert s.head_accuracy == pytest.approx(1.0) and s.head_recall == 1.0
+    leaky = fit_tier_stacker(features, tiers, tiers, floor=tiers, repeats=2, floor_feature=True)
+    assert leaky.cv_accuracy >= s.cv_accuracy  # a floor that saw the held-out fold can only flatter

@@ -414,8 +414,24 @@ def calibrate(model: Any, val: list[Document], taxonomy: Taxonomy, seed: int = 0
     # may read high+ below an even chance (a cut chosen for recall); both chosen in
     # cross-validation on validation (training/configs/COMPARISON.md).
     head_pred = model.tier_scores(logits).argmax(axis=1)
-    floor = model.tier_floor(logits)
-    stacker = fit_tier_stacker(model.tier_features(logits, floor=True), tier_y, head_pred, seed=seed, floor=floor)
+    probs = model.label_probabilities(logits)
+    targets = recall_targets(taxonomy)
+
+    def fold_floor(train_idx: np.ndarray) -> np.ndarray:
+        fold = choose_thresholds(probs[train_idx], y[train_idx], taxonomy.label_ids, targets)
+        detected = probs >= np.array([fold[lab].threshold for lab in taxonomy.label_ids])
+        ids = np.asarray(taxonomy.label_ids)
+        return np.array([taxonomy.minimum_tier(list(ids[row])).tier.value for row in detected])
+
+    stacker = fit_tier_stacker(
+        model.tier_features(logits),
+        tier_y,
+        head_pred,
+        seed=seed,
+        floor=model.tier_floor(logits),
+        fold_floor=fold_floor,
+        floor_feature=True,
+    )
     meta["tier_choice"] = {
         "head_accuracy": stacker.head_accuracy,
         "head_recall": stacker.head_recall,
