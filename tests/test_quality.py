@@ -11,14 +11,13 @@ from training.evaluate import evaluate, golds_for_split
 
 pytestmark = pytest.mark.slow
 
-# Issue 3's bar on the test split is capability macro F1 >= 0.85, tier accuracy >= 0.85 and
-# recall of high+critical documents >= 0.95. The shipped model meets capability F1 and recall but
-# not tier accuracy on the current test split (0.858 / 0.845 / 0.968, measured once). Until a model
-# meets all three, these are regression floors a little under the measured figures and the issue
-# stays open. Raise them to the bar when a new model meets it.
+# Issue 3's bar on the test split: capability macro F1 >= 0.85, tier accuracy >= 0.85 and recall
+# of high+critical documents >= 0.95. The shipped model measured 0.865 / 0.855 / 0.963 on the
+# current test split (289 documents, measured once), so the floors are the bar itself: a
+# retrained model that falls below it fails here before it can be shipped.
 CAPABILITY_MACRO_F1_FLOOR = 0.85
-TIER_ACCURACY_FLOOR = 0.83
-HIGH_CRITICAL_RECALL_FLOOR = 0.94
+TIER_ACCURACY_FLOOR = 0.85
+HIGH_CRITICAL_RECALL_FLOOR = 0.95
 
 
 def test_shipped_artifact_is_small_and_complete():
