@@ -60,6 +60,9 @@ class Label:
     hard_negatives: tuple[str, ...] = ()
     legal_anchor: str = ""
     min_tier: Tier = Tier.MINIMAL
+    # Set for capabilities whose tier depends on use: the tier when they identify people (1:N
+    # search, watchlists, databases) rather than verify a cooperating person 1:1 (`min_tier`).
+    identify_tier: Tier | None = None
 
 
 @dataclass(frozen=True)
@@ -104,6 +107,11 @@ class Taxonomy:
     def label_ids(self) -> tuple[str, ...]:
         """Capabilities first, then risk factors: the model's output order."""
         return self.capability_ids + self.risk_factor_ids
+
+    @property
+    def use_dependent_ids(self) -> frozenset[str]:
+        """Capabilities whose tier the text must settle (identify or verify); no label alone can."""
+        return frozenset(c.id for c in self.capabilities if c.identify_tier is not None)
 
     def label(self, label_id: str) -> Label:
         try:
@@ -157,6 +165,7 @@ def _load_label(raw: dict[str, Any], kind: str) -> Label:
         hard_negatives=tuple(str(c) for c in raw.get("hard_negatives", []) or []),
         legal_anchor=str(raw.get("legal_anchor", "")),
         min_tier=Tier.parse(str(raw.get("min_tier", "minimal"))),
+        identify_tier=Tier.parse(str(raw["identify_tier"])) if raw.get("identify_tier") else None,
     )
 
 

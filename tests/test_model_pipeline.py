@@ -106,6 +106,26 @@ def test_artifact_round_trip_gives_identical_scores(tiny_artifact):
     assert a.scores == b.scores and a.tier_scores == b.tier_scores
 
 
+def test_tier_stacker_with_and_without_the_floor_feature(tiny_artifact):
+    """Artifacts from before the floor feature (no `floor_feature` key) still read their tier."""
+    model = TransformerModel.load(tiny_artifact)
+    logits = np.stack([d.doc for d in model.document_logits([PLATE, "A plain hinge for doors."])])
+    n = len(model.label_ids) + 3
+    old = {"coef": np.zeros((4, n)).tolist(), "intercept": [0.0, 0.0, 4.0, 0.0]}
+    model.meta["tier_stacker"] = old
+    assert model.high_tier_cut is None
+    assert (model.tier_scores(logits).argmax(axis=1) == 2).all()
+    # with the floor: the one-hot floor columns come last; weight only the floor's "high" column
+    coef = np.zeros((4, n + 4))
+    coef[2, n + 2] = 8.0
+    model.meta["tier_stacker"] = {**old, "coef": coef.tolist(), "intercept": [0.0] * 4, "floor_feature": True}
+    floor = model.tier_floor(logits)
+    scores = model.tier_scores(logits)
+    assert ((scores[:, 2] > 0.9) == (floor == 2)).all()
+    model.meta["tier_stacker"]["high_cut"] = 0.3
+    assert model.high_tier_cut == 0.3
+
+
 def test_every_window_is_scored_and_evidence_matches_source(tiny_artifact):
     model = TransformerModel.load(tiny_artifact)
     text = "\n".join([FILLER] * 6 + [PLATE])

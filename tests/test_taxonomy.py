@@ -95,3 +95,12 @@ def test_malformed_taxonomy_is_rejected(tmp_path: Path):
     dup.write_text(text.replace("id: face_verification", "id: face_detection"))
     with pytest.raises(TaxonomyError, match="duplicate"):
         load_taxonomy(dup)
+
+
+def test_use_dependent_capabilities_are_high_only_when_identifying():
+    """Rule 2: voice and other biometrics are high when they identify, limited when they verify 1:1."""
+    tax = default_taxonomy()
+    assert tax.use_dependent_ids == {"voice_biometrics", "other_biometrics"}
+    for lab in tax.use_dependent_ids:
+        assert tax.label(lab).min_tier == Tier.LIMITED and tax.label(lab).identify_tier == Tier.HIGH
+    assert tax.label("face_identification").identify_tier is None

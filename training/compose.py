@@ -158,10 +158,6 @@ def _catalogue(i: int, pool: list[Document], rng: random.Random, taxonomy: Taxon
     )
 
 
-# Labels whose tier depends on use (identify: high; verify a cooperating person: limited).
-_USE_DEPENDENT = frozenset({"voice_biometrics", "other_biometrics"})
-
-
 def _buried(
     i: int, hosts: list[Document], donors: list[Document], rng: random.Random, taxonomy: Taxonomy
 ) -> Document | None:
@@ -193,7 +189,7 @@ def _buried(
         return None
     labels = {e.label for e in moved}
     implied = taxonomy.minimum_tier(labels).tier
-    if labels & _USE_DEPENDENT and Tier.parse(donor.tier) > implied:
+    if labels & taxonomy.use_dependent_ids and Tier.parse(donor.tier) > implied:
         # Voice or other biometrics in a higher-tier donor were probably used to identify; the
         # sentence alone cannot say which, so it would carry the wrong tier.
         return None

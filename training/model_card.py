@@ -12,6 +12,20 @@ def _fmt(v: Any) -> str:
     return f"{v:.3f}" if isinstance(v, float) else str(v)
 
 
+def _tier_read_out(meta: dict[str, Any]) -> str:
+    choice = meta.get("tier_choice", {})
+    stacker = meta.get("tier_stacker")
+    head = f"ordinal head (cross-validated accuracy {_fmt(choice.get('head_accuracy', 0.0))})"
+    if not stacker:
+        return head
+    cut = stacker.get("high_cut")
+    rule = "the likeliest tier" if cut is None else f"high+ once P(high or critical) >= {cut:.2f}"
+    inputs = "label and tier probabilities" + (" plus the floor" if stacker.get("floor_feature") else "")
+    acc, rec = choice.get("stacker_cv_accuracy", 0.0), choice.get("stacker_cv_recall")
+    figures = f"cross-validated accuracy {_fmt(acc)}" + (f", high+critical recall {_fmt(rec)}" if rec else "")
+    return f"stacker over {inputs}, {rule} ({figures}; ordinal head {_fmt(choice.get('head_accuracy', 0.0))})"
+
+
 def write_model_card(folder: Path, meta: dict[str, Any], metrics: dict[str, Any]) -> Path:
     head = meta["metrics"]
     splits = list(head)
@@ -44,6 +58,7 @@ capabilities and 6 risk factors (multi-label, with evidence spans) and a human-r
 - Calibration: temperature {meta["temperature"]["labels"]:.3f} (labels), {meta["temperature"]["tier"]:.3f} (tier),
   fitted on validation; per-label thresholds chosen on validation (recall >= 0.95 for high-tier capabilities
   where the validation set has enough positives, else best F1).
+- Tier read-out: {_tier_read_out(meta)}; the returned tier is never below the minimum the detected labels imply.
 - Training data: corpus sha256 `{meta["data"]["sha256"][:16]}…`, documents {meta["data"]["documents"]}.
 - Created: {meta["created"]}.
 

@@ -408,11 +408,10 @@ def calibrate(model: Any, val: list[Document], taxonomy: Taxonomy, seed: int = 0
     meta["thresholds"] = {lab: c.threshold for lab, c in chosen.items()}
     meta["threshold_details"] = {lab: c.as_dict() for lab, c in chosen.items()}
     model = TransformerModel(model.net, model.tokenizer, meta, model.batch_size)
-    # Tier: keep the ordinal head unless a stacker over all document probabilities does better
-    # in cross-validation on the validation split.
-    # The stacker also sees the floor (the minimum tier of the detected labels) as a feature, and
-    # may read high+ below an even chance (a cut chosen for recall); both chosen in
-    # cross-validation on validation (training/configs/COMPARISON.md).
+    # Tier: keep the ordinal head unless a stacker over all document probabilities does better in
+    # cross-validation on the validation split without losing recall. The stacker also sees the
+    # floor (the minimum tier of the detected labels) and may read high+ below an even chance, at
+    # a cut chosen for recall (training/configs/COMPARISON.md).
     head_pred = model.tier_scores(logits).argmax(axis=1)
     probs = model.label_probabilities(logits)
     targets = recall_targets(taxonomy)
