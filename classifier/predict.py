@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+import numpy as np
+
 from classifier.extract import Extracted, Limits, extract_bytes, extract_path, extract_text
 from classifier.results import ClassificationResult, DetectedLabel, Evidence, RawPrediction
 from classifier.taxonomy import Taxonomy, Tier, default_taxonomy
@@ -44,19 +46,24 @@ class TierDecision:
     warnings: tuple[str, ...]
 
 
-def read_tier(tier_scores: dict[str, float], high_cut: float | None = None) -> Tier:
-    """The model's own tier: the most likely one, or, with a cut, high+ once P(high or critical) reaches it.
+def read_tiers(proba: np.ndarray, high_cut: float | None = None) -> np.ndarray:
+    """The model's own tier per row of (documents, 4) probabilities, in `Tier` order.
 
-    A missed high-risk product costs more than a false alarm, so calibration may choose a
-    cut below one half; the tier inside each side (minimal/limited, high/critical) is still
-    the likelier of the two.
+    Without a cut, the likeliest tier. With one, high+ once P(high or critical) reaches it: a
+    missed high-risk product costs more than a false alarm, so calibration may choose a cut
+    below one half. Inside each side (minimal/limited, high/critical) the likelier tier wins.
+    Calibration scores read-outs with this same function.
     """
-    p = {t: tier_scores.get(t.id, 0.0) for t in Tier}
+    proba = np.asarray(proba, dtype=float)
     if high_cut is None:
-        return max(p, key=lambda t: p[t])
-    upper = p[Tier.HIGH] + p[Tier.CRITICAL] >= high_cut
-    side = (Tier.HIGH, Tier.CRITICAL) if upper else (Tier.MINIMAL, Tier.LIMITED)
-    return max(side, key=lambda t: p[t])
+        return proba.argmax(axis=-1)  # type: ignore[no-any-return]
+    upper = proba[..., Tier.HIGH] + proba[..., Tier.CRITICAL] >= high_cut
+    return np.where(upper, Tier.HIGH + proba[..., Tier.HIGH :].argmax(axis=-1), proba[..., : Tier.HIGH].argmax(axis=-1))
+
+
+def read_tier(tier_scores: dict[str, float], high_cut: float | None = None) -> Tier:
+    """`read_tiers` for one document's {tier id: probability}."""
+    return Tier(int(read_tiers(np.array([tier_scores.get(t.id, 0.0) for t in Tier]), high_cut)))
 
 
 def decide_tier(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -141,9 +141,13 @@ class TransformerModel:
     def label_probabilities(self, doc_logits: np.ndarray) -> np.ndarray:
         return sigmoid(doc_logits[..., : len(self.label_ids)] / self.label_temperature)
 
-    def tier_floor(self, doc_logits: np.ndarray) -> np.ndarray:
-        """The minimum tier (as an int) that the labels passing their thresholds imply, per document."""
-        detected = self.label_probabilities(doc_logits) >= np.array([self._thresholds[lab] for lab in self.label_ids])
+    def tier_floor(self, doc_logits: np.ndarray, thresholds: Mapping[str, float] | None = None) -> np.ndarray:
+        """The minimum tier (as an int) that the labels passing their thresholds imply, per document.
+
+        `thresholds` replaces the artifact's own, for calibration to try thresholds fitted elsewhere.
+        """
+        cut = thresholds or self._thresholds
+        detected = self.label_probabilities(doc_logits) >= np.array([cut[lab] for lab in self.label_ids])
         rows = detected.reshape(-1, len(self.label_ids))
         floor = [self._taxonomy.minimum_tier([self.label_ids[j] for j in np.flatnonzero(r)]).tier.value for r in rows]
         return np.asarray(floor, dtype=int).reshape(detected.shape[:-1])

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from classifier.predict import read_tier
+from classifier.predict import read_tier, read_tiers
 from classifier.results import ClassificationResult, DetectedLabel, Evidence
 from classifier.taxonomy import TIER_IDS, default_taxonomy
 from training.calibrate import (
@@ -9,7 +9,6 @@ from training.calibrate import (
     choose_threshold,
     fit_temperature,
     fit_tier_stacker,
-    read_tiers,
     recall_targets,
 )
 from training.metrics import Gold, all_metrics, evidence_quality, tier_metrics

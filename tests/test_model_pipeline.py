@@ -119,9 +119,14 @@ def test_tier_stacker_with_and_without_the_floor_feature(tiny_artifact):
     coef = np.zeros((4, n + 4))
     coef[2, n + 2] = 8.0
     model.meta["tier_stacker"] = {**old, "coef": coef.tolist(), "intercept": [0.0] * 4, "floor_feature": True}
-    floor = model.tier_floor(logits)
-    scores = model.tier_scores(logits)
-    assert ((scores[:, 2] > 0.9) == (floor == 2)).all()
+    # thresholds that detect nothing, then a plate reader in both documents: floors 0 and 2
+    for plate_threshold, expected_floor in ((1.01, 0), (0.0, 2)):
+        thresholds = {**dict.fromkeys(model.label_ids, 1.01), "license_plate_recognition": plate_threshold}
+        forced = TransformerModel(model.net, model.tokenizer, {**model.meta, "thresholds": thresholds})
+        floor = forced.tier_floor(logits)
+        assert floor.tolist() == [expected_floor] * 2
+        scores = forced.tier_scores(logits)
+        assert ((scores[:, 2] > 0.9) == (floor == 2)).all()
     model.meta["tier_stacker"]["high_cut"] = 0.3
     assert model.high_tier_cut == 0.3
 

@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from classifier.predict import read_tiers
 from classifier.taxonomy import Taxonomy, Tier
 
 HIGH_RECALL_TARGET = 0.95
@@ -129,6 +130,7 @@ class TierStacker:
     high_cut: float | None = None  # None: the likeliest tier
     cv_recall: float = 0.0  # high+critical documents read high+, cross-validated, after the floor
     head_recall: float = 0.0
+    beats_head: bool = False  # more accurate than the head, without losing recall it needs
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -165,8 +167,10 @@ def fit_tier_stacker(
 
     The cut on P(high or critical) is the one with the best cross-validated accuracy among
     those whose recall of high+critical documents reaches `min_recall` (the most recall-keeping
-    cut when none does).
+    cut when none does). The stacker beats the head when it is more accurate and its recall
+    reaches `min_recall`, or the head's if that is lower.
     """
+    from sklearn.base import clone
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import StratifiedKFold
 
@@ -188,7 +192,7 @@ def fit_tier_stacker(
             oof_floor = np.zeros(len(tiers), dtype=int)
             for train_idx, test_idx in cv.split(features, tiers):
                 fl = fold_floor(train_idx) if fold_floor is not None else full_floor
-                fitted = LogisticRegression(C=1.0, max_iter=5000, random_state=seed)
+                fitted = clone(model)
                 fitted.fit(with_floor(features[train_idx], fl[train_idx]), tiers[train_idx])
                 proba[np.ix_(test_idx, fitted.classes_)] = fitted.predict_proba(
                     with_floor(features[test_idx], fl[test_idx])
@@ -219,15 +223,8 @@ def fit_tier_stacker(
     intercept[model.classes_] = (
         model.intercept_ if len(model.classes_) > 2 else [-model.intercept_[0], model.intercept_[0]]
     )
-    return TierStacker(coef.tolist(), intercept.tolist(), cv_acc, head_acc, cut, cv_recall, head_recall)
-
-
-def read_tiers(proba: np.ndarray, cut: float | None) -> np.ndarray:
-    """Vectorised `classifier.predict.read_tier`: argmax, or high+ once P(high or critical) reaches the cut."""
-    if cut is None:
-        return proba.argmax(axis=1)  # type: ignore[no-any-return]
-    upper = proba[:, 2] + proba[:, 3] >= cut
-    return np.where(upper, 2 + proba[:, 2:].argmax(axis=1), proba[:, :2].argmax(axis=1))
+    beats = cv_acc > head_acc and cv_recall >= min(head_recall, min_recall)
+    return TierStacker(coef.tolist(), intercept.tolist(), cv_acc, head_acc, cut, cv_recall, head_recall, beats)
 
 
 def _high_recall(pred: np.ndarray, tiers: np.ndarray) -> float:

@@ -14,16 +14,17 @@ def _fmt(v: Any) -> str:
 
 def _tier_read_out(meta: dict[str, Any]) -> str:
     choice = meta.get("tier_choice", {})
+    head = _fmt(choice.get("head_accuracy", 0.0))
     stacker = meta.get("tier_stacker")
-    head = f"ordinal head (cross-validated accuracy {_fmt(choice.get('head_accuracy', 0.0))})"
     if not stacker:
-        return head
+        return f"ordinal head (cross-validated accuracy {head})"
     cut = stacker.get("high_cut")
     rule = "the likeliest tier" if cut is None else f"high+ once P(high or critical) >= {cut:.2f}"
     inputs = "label and tier probabilities" + (" plus the floor" if stacker.get("floor_feature") else "")
-    acc, rec = choice.get("stacker_cv_accuracy", 0.0), choice.get("stacker_cv_recall")
-    figures = f"cross-validated accuracy {_fmt(acc)}" + (f", high+critical recall {_fmt(rec)}" if rec else "")
-    return f"stacker over {inputs}, {rule} ({figures}; ordinal head {_fmt(choice.get('head_accuracy', 0.0))})"
+    figures = f"cross-validated accuracy {_fmt(choice.get('stacker_cv_accuracy', 0.0))}"
+    if choice.get("stacker_cv_recall"):
+        figures += f", high+critical recall {_fmt(choice['stacker_cv_recall'])}"
+    return f"stacker over {inputs}, {rule} ({figures}; ordinal head {head})"
 
 
 def write_model_card(folder: Path, meta: dict[str, Any], metrics: dict[str, Any]) -> Path:

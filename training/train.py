@@ -233,10 +233,14 @@ def train(cfg: TrainConfig) -> Path:
             epoch = float(state.epoch or 0)
             self.history.append({"epoch": epoch, **metrics})
             score = metrics.get("eval_selection", -1.0)
+            averaging = cfg.average_last_epochs >= 2 and round(epoch) > cfg.epochs - cfg.average_last_epochs
+            if score <= self.best and not averaging:
+                return
+            current = copy.deepcopy(trainable_state(net))  # one copy serves both; neither is modified
             if score > self.best:
-                self.best, self.state = score, copy.deepcopy(trainable_state(net))
-            if cfg.average_last_epochs >= 2 and round(epoch) > cfg.epochs - cfg.average_last_epochs:
-                self.recent.append(copy.deepcopy(trainable_state(net)))
+                self.best, self.state = score, current
+            if averaging:
+                self.recent.append(current)
 
     keep = KeepBest()
     args = TrainingArguments(
@@ -380,16 +384,7 @@ def _calibrate_and_write(
 def calibrate(model: Any, val: list[Document], taxonomy: Taxonomy, seed: int = 0) -> Any:
     """Fit temperatures, thresholds and the tier read-out on validation; returns the calibrated model."""
     from classifier.transformer import TransformerModel, tier_probabilities
-    from training.calibrate import (
-        HIGH_RECALL_TARGET,
-        TIER_RECALL_MARGIN,
-        choose_thresholds,
-        fit_temperature,
-        fit_tier_stacker,
-        recall_targets,
-    )
-
-    recall_floor = HIGH_RECALL_TARGET + TIER_RECALL_MARGIN
+    from training.calibrate import choose_thresholds, fit_temperature, fit_tier_stacker, recall_targets
 
     meta = {k: v for k, v in model.meta.items() if k not in {"tier_stacker", "thresholds", "temperature"}}
     n_labels = len(taxonomy.label_ids)
@@ -418,9 +413,7 @@ def calibrate(model: Any, val: list[Document], taxonomy: Taxonomy, seed: int = 0
 
     def fold_floor(train_idx: np.ndarray) -> np.ndarray:
         fold = choose_thresholds(probs[train_idx], y[train_idx], taxonomy.label_ids, targets)
-        detected = probs >= np.array([fold[lab].threshold for lab in taxonomy.label_ids])
-        ids = np.asarray(taxonomy.label_ids)
-        return np.array([taxonomy.minimum_tier(list(ids[row])).tier.value for row in detected])
+        return model.tier_floor(logits, {lab: c.threshold for lab, c in fold.items()})
 
     stacker = fit_tier_stacker(
         model.tier_features(logits),
@@ -438,7 +431,7 @@ def calibrate(model: Any, val: list[Document], taxonomy: Taxonomy, seed: int = 0
         "stacker_cv_recall": stacker.cv_recall,
         "stacker_high_cut": stacker.high_cut,
     }
-    if stacker.cv_accuracy > stacker.head_accuracy and stacker.cv_recall >= min(stacker.head_recall, recall_floor):
+    if stacker.beats_head:
         meta["tier_stacker"] = {
             "coef": stacker.coef,
             "intercept": stacker.intercept,
