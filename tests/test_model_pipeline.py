@@ -284,3 +284,22 @@ def test_same_seed_reproduces_the_same_model(tmp_path):
     a, b = run("a"), run("b")
     assert a["thresholds"] == b["thresholds"]
     assert a["metrics"] == b["metrics"]
+
+
+def test_read_out_study_scores_what_calibration_chose(tiny_artifact, tmp_path):
+    """The study's row for the calibrated read-out carries the figures calibration recorded."""
+    from training.calibrate import TIER_CUTS
+    from training.readout_study import study
+    from training.train import recalibrate
+
+    corpus = tiny_artifact.parent.parent / "corpus"
+    choice = json.loads((recalibrate(tiny_artifact, tmp_path / "recal", corpus) / "artifact.json").read_text())[
+        "tier_choice"
+    ]
+    rows = {r.read_out: r for r in study(tiny_artifact, corpus)}
+    assert len(rows) == 1 + 2 * len(TIER_CUTS)
+    assert rows["ordinal head"].accuracy == pytest.approx(choice["head_accuracy"])
+    cut = choice["stacker_high_cut"]
+    chosen = rows["stacker + floor feature" + ("" if cut is None else f", cut {cut:.2f}")]
+    assert chosen.accuracy == pytest.approx(choice["stacker_cv_accuracy"])
+    assert chosen.recall == pytest.approx(choice["stacker_cv_recall"])

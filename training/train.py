@@ -381,49 +381,36 @@ def _calibrate_and_write(
     write_artifact(folder, model.net, model.meta, metrics, reports_dir=reports_dir)
 
 
+@dataclass(frozen=True)
+class ValidationArrays:
+    """Document logits and gold targets of the validation split, computed once per calibration."""
+
+    logits: np.ndarray
+    labels: np.ndarray  # (documents, labels) 0/1
+    tiers: np.ndarray  # (documents,) Tier values
+
+    @classmethod
+    def of(cls, model: Any, val: list[Document], taxonomy: Taxonomy) -> ValidationArrays:
+        return cls(
+            np.stack([d.doc for d in model.document_logits([d.text for d in val])]),
+            np.array([[lab in d.labels for lab in taxonomy.label_ids] for d in val], dtype=float),
+            np.array([Tier.parse(d.tier).value for d in val]),
+        )
+
+
 def calibrate(model: Any, val: list[Document], taxonomy: Taxonomy, seed: int = 0) -> Any:
     """Fit temperatures, thresholds and the tier read-out on validation; returns the calibrated model."""
-    from classifier.transformer import TransformerModel, tier_probabilities
-    from training.calibrate import choose_thresholds, fit_temperature, fit_tier_stacker, recall_targets
+    from classifier.transformer import TransformerModel
+    from training.calibrate import fit_tier_stacker
 
-    meta = {k: v for k, v in model.meta.items() if k not in {"tier_stacker", "thresholds", "temperature"}}
-    n_labels = len(taxonomy.label_ids)
-    logits = np.stack([d.doc for d in model.document_logits([d.text for d in val])])
-    y = np.array([[lab in d.labels for lab in taxonomy.label_ids] for d in val], dtype=float)
-    tier_y = np.array([Tier.parse(d.tier).value for d in val])
-    best_t, best_nll = 1.0, np.inf
-    for t in np.exp(np.linspace(np.log(0.25), np.log(8.0), 121)):
-        p = tier_probabilities(logits[:, n_labels:], float(t))
-        nll = -np.log(np.clip(p[np.arange(len(val)), tier_y], 1e-9, 1)).mean()
-        if nll < best_nll:
-            best_t, best_nll = float(t), float(nll)
-    meta["temperature"] = {"labels": fit_temperature(logits[:, :n_labels], y), "tier": best_t}
-    model = TransformerModel(model.net, model.tokenizer, meta, model.batch_size)
-    chosen = choose_thresholds(model.label_probabilities(logits), y, taxonomy.label_ids, recall_targets(taxonomy))
-    meta["thresholds"] = {lab: c.threshold for lab, c in chosen.items()}
-    meta["threshold_details"] = {lab: c.as_dict() for lab, c in chosen.items()}
-    model = TransformerModel(model.net, model.tokenizer, meta, model.batch_size)
+    arrays = ValidationArrays.of(model, val, taxonomy)
+    model = calibrate_labels(model, arrays, taxonomy)
     # Tier: keep the ordinal head unless a stacker over all document probabilities does better in
     # cross-validation on the validation split without losing recall. The stacker also sees the
     # floor (the minimum tier of the detected labels) and may read high+ below an even chance, at
     # a cut chosen for recall (training/configs/COMPARISON.md).
-    head_pred = model.tier_scores(logits).argmax(axis=1)
-    probs = model.label_probabilities(logits)
-    targets = recall_targets(taxonomy)
-
-    def fold_floor(train_idx: np.ndarray) -> np.ndarray:
-        fold = choose_thresholds(probs[train_idx], y[train_idx], taxonomy.label_ids, targets)
-        return model.tier_floor(logits, {lab: c.threshold for lab, c in fold.items()})
-
-    stacker = fit_tier_stacker(
-        model.tier_features(logits),
-        tier_y,
-        head_pred,
-        seed=seed,
-        floor=model.tier_floor(logits),
-        fold_floor=fold_floor,
-        floor_feature=True,
-    )
+    stacker = fit_tier_stacker(**tier_stacker_inputs(model, arrays, taxonomy), seed=seed, floor_feature=True)
+    meta = dict(model.meta)
     meta["tier_choice"] = {
         "head_accuracy": stacker.head_accuracy,
         "head_recall": stacker.head_recall,
@@ -439,6 +426,50 @@ def calibrate(model: Any, val: list[Document], taxonomy: Taxonomy, seed: int = 0
             "high_cut": stacker.high_cut,
         }
     return TransformerModel(model.net, model.tokenizer, meta, model.batch_size)
+
+
+def calibrate_labels(model: Any, arrays: ValidationArrays, taxonomy: Taxonomy) -> Any:
+    """Temperatures and per-label thresholds; the returned model has no tier stacker yet."""
+    from classifier.transformer import TransformerModel, tier_probabilities
+    from training.calibrate import choose_thresholds, fit_temperature, recall_targets
+
+    meta = {k: v for k, v in model.meta.items() if k not in {"tier_stacker", "thresholds", "temperature"}}
+    logits, y, tier_y = arrays.logits, arrays.labels, arrays.tiers
+    n_labels = len(taxonomy.label_ids)
+    best_t, best_nll = 1.0, np.inf
+    for t in np.exp(np.linspace(np.log(0.25), np.log(8.0), 121)):
+        p = tier_probabilities(logits[:, n_labels:], float(t))
+        nll = -np.log(np.clip(p[np.arange(len(tier_y)), tier_y], 1e-9, 1)).mean()
+        if nll < best_nll:
+            best_t, best_nll = float(t), float(nll)
+    meta["temperature"] = {"labels": fit_temperature(logits[:, :n_labels], y), "tier": best_t}
+    model = TransformerModel(model.net, model.tokenizer, meta, model.batch_size)
+    chosen = choose_thresholds(model.label_probabilities(logits), y, taxonomy.label_ids, recall_targets(taxonomy))
+    meta["thresholds"] = {lab: c.threshold for lab, c in chosen.items()}
+    meta["threshold_details"] = {lab: c.as_dict() for lab, c in chosen.items()}
+    return TransformerModel(model.net, model.tokenizer, meta, model.batch_size)
+
+
+def tier_stacker_inputs(model: Any, arrays: ValidationArrays, taxonomy: Taxonomy) -> dict[str, Any]:
+    """What `fit_tier_stacker` reads, for a model whose labels are calibrated: features, gold tiers,
+    the head's reading, the floor, and the floor under thresholds refitted on training folds only."""
+    from training.calibrate import choose_thresholds, recall_targets
+
+    logits = arrays.logits
+    probs = model.label_probabilities(logits)
+    targets = recall_targets(taxonomy)
+
+    def fold_floor(train_idx: np.ndarray) -> np.ndarray:
+        fold = choose_thresholds(probs[train_idx], arrays.labels[train_idx], taxonomy.label_ids, targets)
+        return model.tier_floor(logits, {lab: c.threshold for lab, c in fold.items()})  # type: ignore[no-any-return]
+
+    return {
+        "features": model.tier_features(logits),
+        "tiers": arrays.tiers,
+        "head_pred": model.tier_scores(logits).argmax(axis=1),
+        "floor": model.tier_floor(logits),
+        "fold_floor": fold_floor,
+    }
 
 
 def write_artifact(
