@@ -132,9 +132,6 @@ class TierStacker:
     head_recall: float = 0.0
     beats_head: bool = False  # more accurate than the head, without losing recall it needs
 
-    def as_dict(self) -> dict[str, object]:
-        return asdict(self)
-
 
 def fit_tier_stacker(
     features: np.ndarray,
