@@ -40,15 +40,42 @@ def test_shipped_model_on_the_test_split(shipped_classifier):
             assert det.evidence, (p.source, det.id)
 
 
+# Recalibration on another CPU sees validation probabilities that differ around 1e-7, so the
+# reproduction is checked within these tolerances, never by comparing whole version ids.
+CALIBRATION_TOLERANCE = 1e-4
+STACKER_TOLERANCE = 1e-3
+METRIC_TOLERANCE = 0.01  # about one validation document
+
+
+def test_the_shipped_version_id_is_derived_from_its_content():
+    from training.train import content_version
+
+    meta = json.loads((SHIPPED_MODEL_DIR / "artifact.json").read_text())
+    weights = (SHIPPED_MODEL_DIR / "weights.safetensors").read_bytes()
+    assert meta["version"] == content_version(weights, meta)
+    assert meta["created"][:4].isdigit()  # the build date is recorded apart from the id
+
+
 def test_recalibrating_the_shipped_artifact_reproduces_it(tmp_path):
     """Training and `surveilrisk calibrate` share one calibration path with the run's fold seed, so
-    the shipped artifact recalibrated on its own validation split comes back identical. Fails when
-    calibration code changes without the shipped model being retrained or recalibrated."""
+    the shipped artifact recalibrated on its own validation split comes back with the same
+    thresholds, temperatures, tier read-out and validation figures. Fails when calibration code
+    changes without the shipped model being retrained or recalibrated."""
     from training.train import recalibrate
 
     shipped = json.loads((SHIPPED_MODEL_DIR / "artifact.json").read_text())
     out = recalibrate(SHIPPED_MODEL_DIR, tmp_path / "again")
     again = json.loads((out / "artifact.json").read_text())
-    assert again["version"] == shipped["version"]
+    assert again["thresholds"] == pytest.approx(shipped["thresholds"], abs=CALIBRATION_TOLERANCE)
+    assert again["temperature"] == pytest.approx(shipped["temperature"], abs=CALIBRATION_TOLERANCE)
+    assert ("tier_stacker" in again) == ("tier_stacker" in shipped)
+    if "tier_stacker" in shipped:
+        got, want = again["tier_stacker"], shipped["tier_stacker"]
+        assert got["high_cut"] == pytest.approx(want["high_cut"], abs=CALIBRATION_TOLERANCE)
+        assert got["intercept"] == pytest.approx(want["intercept"], abs=STACKER_TOLERANCE)
+        for row_got, row_want in zip(got["coef"], want["coef"], strict=True):
+            assert row_got == pytest.approx(row_want, abs=STACKER_TOLERANCE)
     shipped_val = json.loads((SHIPPED_MODEL_DIR / "metrics.json").read_text())["validation"]
-    assert json.loads((out / "metrics.json").read_text())["validation"] == shipped_val
+    again_val = json.loads((out / "metrics.json").read_text())["validation"]
+    for key in ("capability_macro_f1", "risk_factor_macro_f1", "tier_accuracy", "high_critical_recall"):
+        assert again_val[key] == pytest.approx(shipped_val[key], abs=METRIC_TOLERANCE), key

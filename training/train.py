@@ -476,22 +476,43 @@ def write_artifact(
     folder: Path, net: SurveilRiskNet, meta: dict[str, Any], metrics: dict[str, Any], reports_dir: Path | None = None
 ) -> None:
     """Weights (safetensors), metadata with a content-derived version id, metrics, reports and model card."""
-    import hashlib
-
     from training.model_card import write_model_card
     from training.report import write_report
 
     folder.mkdir(parents=True, exist_ok=True)
     meta["metrics"] = {s: _headline(m) for s, m in metrics.items()}
     weights = save_weights(net, folder)
-    calib = json.dumps([meta["thresholds"], meta["temperature"], meta.get("tier_stacker")], sort_keys=True)
-    digest = hashlib.sha256(weights.read_bytes() + calib.encode()).hexdigest()
-    meta["version"] = f"surveilrisk-{datetime.now(UTC):%Y%m%d}-{digest[:10]}"
+    meta["version"] = content_version(weights.read_bytes(), meta)
     (folder / ARTIFACT_FILE).write_text(json.dumps(meta, indent=2), encoding="utf-8")
     (folder / "metrics.json").write_text(json.dumps(metrics, indent=2), encoding="utf-8")
     for split, m in metrics.items():
         write_report(m, (reports_dir or folder.parent) / f"report-{split}", f"{meta['version']} on {split}")
     write_model_card(folder, meta, metrics)
+
+
+# Calibration values enter the version id rounded to this many decimals: the same weights and
+# calibration give the same id on any machine, where full-precision stacker coefficients differ
+# around 1e-7 from one CPU to another.
+VERSION_DECIMALS = 6
+
+
+def _rounded(value: Any) -> Any:
+    if isinstance(value, float):
+        return round(value, VERSION_DECIMALS) + 0.0  # + 0.0 turns -0.0 into 0.0
+    if isinstance(value, dict):
+        return {k: _rounded(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_rounded(v) for v in value]
+    return value
+
+
+def content_version(weights: bytes, meta: dict[str, Any]) -> str:
+    """`surveilrisk-<hash>` of the weights and the rounded calibration; the date lives in `created`."""
+    import hashlib
+
+    calibration = _rounded([meta["thresholds"], meta["temperature"], meta.get("tier_stacker")])
+    digest = hashlib.sha256(weights + json.dumps(calibration, sort_keys=True).encode()).hexdigest()
+    return f"surveilrisk-{digest[:10]}"
 
 
 def recalibrate(artifact: Path, out: Path, corpus_dir: Path = CORPUS_DIR, evaluate_test: bool = False) -> Path:
