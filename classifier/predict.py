@@ -7,16 +7,19 @@ document gets the same answer from every door.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
 from classifier.extract import Extracted, Limits, extract_bytes, extract_path, extract_text
 from classifier.results import ClassificationResult, DetectedLabel, Evidence, RawPrediction
 from classifier.taxonomy import Taxonomy, Tier, default_taxonomy
+
+if TYPE_CHECKING:
+    from classifier.registry import ModelLoader
 
 MAX_EVIDENCE_PER_LABEL = 3
 LOW_CONFIDENCE = 0.6
@@ -176,11 +179,17 @@ class Classifier:
         self.taxonomy = taxonomy or default_taxonomy()
 
     @classmethod
-    def load(cls, name: str | Path = "shipped", limits: Limits | None = None, batch_size: int = 32) -> Classifier:
-        """`name`: `shipped`, an artifact folder, `keyword` or `tfidf`."""
+    def load(
+        cls,
+        name: str | Path = "shipped",
+        limits: Limits | None = None,
+        batch_size: int = 32,
+        extra: Mapping[str, ModelLoader] | None = None,
+    ) -> Classifier:
+        """`name`: `shipped`, an artifact folder, `keyword`, or a name in `extra` (e.g. `tfidf`)."""
         from classifier.registry import load_scoring_model
 
-        return cls(load_scoring_model(str(name), batch_size=batch_size), limits=limits)
+        return cls(load_scoring_model(str(name), batch_size=batch_size, extra=extra), limits=limits)
 
     @property
     def version(self) -> str:

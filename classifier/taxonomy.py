@@ -15,8 +15,6 @@ from typing import Any
 
 import yaml
 
-DEFAULT_TAXONOMY_PATH = Path(__file__).resolve().parent.parent / "data" / "taxonomy.yaml"
-
 
 class TaxonomyError(ValueError):
     """The taxonomy file is malformed or a label id is unknown."""
@@ -169,9 +167,11 @@ def _load_label(raw: dict[str, Any], kind: str) -> Label:
     )
 
 
-def load_taxonomy(path: Path | str = DEFAULT_TAXONOMY_PATH) -> Taxonomy:
-    """Read and validate a taxonomy file."""
-    path = Path(path)
+def load_taxonomy(path: Path | str | None = None) -> Taxonomy:
+    """Read and validate a taxonomy file (the shipped `taxonomy.yaml` by default)."""
+    from classifier.resources import data_file
+
+    path = Path(path) if path is not None else data_file("taxonomy.yaml")
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:
@@ -208,4 +208,4 @@ def load_taxonomy(path: Path | str = DEFAULT_TAXONOMY_PATH) -> Taxonomy:
 @lru_cache(maxsize=1)
 def default_taxonomy() -> Taxonomy:
     """The project's taxonomy, read once per process on first use."""
-    return load_taxonomy(DEFAULT_TAXONOMY_PATH)
+    return load_taxonomy()

@@ -12,13 +12,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from classifier.model import (
-    SurveilRiskNet,
-    base_model_fingerprint,
-    load_net,
-    load_tokenizer,
-    read_artifact_meta,
-)
+from classifier.artifact import ArtifactMeta
+from classifier.model import NetConfig, SurveilRiskNet, base_model_fingerprint, load_net, load_tokenizer
 from classifier.results import RawPrediction, ScoredSpan
 from classifier.taxonomy import TIER_IDS, default_taxonomy
 from classifier.text import Span, Window, make_windows
@@ -54,18 +49,17 @@ def tier_probabilities(cumulative_logits: np.ndarray, temperature: float = 1.0) 
 class TransformerModel:
     """Loaded once per process; `score` is batched, in inference mode, with dynamic padding."""
 
-    def __init__(self, net: SurveilRiskNet, tokenizer: Any, meta: dict[str, Any], batch_size: int = 32) -> None:
+    def __init__(self, net: SurveilRiskNet, tokenizer: Any, meta: ArtifactMeta, batch_size: int = 32) -> None:
         self.net = net.eval()
         self.tokenizer = tokenizer
         self.meta = meta
         self.batch_size = batch_size
-        self.label_ids: list[str] = [*meta["capabilities"], *meta["risk_factors"]]
-        self.max_tokens = int(meta["windows"]["max_tokens"])
-        self.overlap_tokens = int(meta["windows"]["overlap_tokens"])
-        temp = meta.get("temperature", {})
-        self.label_temperature = float(temp.get("labels", 1.0))
-        self.tier_temperature = float(temp.get("tier", 1.0))
-        self._thresholds = {lab: float(meta.get("thresholds", {}).get(lab, 0.5)) for lab in self.label_ids}
+        self.label_ids: list[str] = meta.label_ids
+        self.max_tokens = meta.windows.max_tokens
+        self.overlap_tokens = meta.windows.overlap_tokens
+        self.label_temperature = meta.temperature.labels
+        self.tier_temperature = meta.temperature.tier
+        self._thresholds = {lab: float(meta.thresholds.get(lab, 0.5)) for lab in self.label_ids}
         self._taxonomy = default_taxonomy()
         # Fast tokenizers refuse concurrent use ("Already borrowed"); one scoring call at a time per
         # process. Parallelism comes from batching and from several worker processes.
@@ -74,22 +68,21 @@ class TransformerModel:
     @classmethod
     def load(cls, folder: Path | str, batch_size: int = 32) -> TransformerModel:
         folder = Path(folder)
-        meta = read_artifact_meta(folder)
-        expected = meta.get("base_model", {}).get("sha256")
-        if expected and expected != base_model_fingerprint():
+        meta = ArtifactMeta.read(folder)
+        if meta.base_model.sha256 != base_model_fingerprint():
             log.warning("base model weights differ from those the artifact was trained on; results may drift")
         import warnings
 
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", FutureWarning)  # library deprecation notices, not ours
-            net = load_net(folder, meta)
-            if meta["net"]["adapter"]["kind"] == "lora":
+            net = load_net(folder, NetConfig.from_dict(meta.net))
+            if net.config.adapter.kind == "lora":
                 net.encoder = net.encoder.merge_and_unload()  # plain BERT layers: faster inference
         return cls(net, load_tokenizer(), meta, batch_size)
 
     @property
     def version(self) -> str:
-        return str(self.meta["version"])
+        return self.meta.version
 
     @property
     def thresholds(self) -> dict[str, float]:
@@ -97,8 +90,7 @@ class TransformerModel:
 
     @property
     def high_tier_cut(self) -> float | None:
-        cut = (self.meta.get("tier_stacker") or {}).get("high_cut")
-        return None if cut is None else float(cut)
+        return None if self.meta.tier_stacker is None else self.meta.tier_stacker.high_cut
 
     # ------------------------------------------------------------------ forward passes
 
@@ -166,10 +158,10 @@ class TransformerModel:
 
     def tier_scores(self, doc_logits: np.ndarray) -> np.ndarray:
         """Tier probabilities: the fitted stacker when the artifact has one, else the ordinal head."""
-        stacker = self.meta.get("tier_stacker")
-        if stacker:
-            features = self.tier_features(doc_logits, floor=bool(stacker.get("floor_feature", False)))
-            z = features @ np.asarray(stacker["coef"]).T + np.asarray(stacker["intercept"])
+        stacker = self.meta.tier_stacker
+        if stacker is not None:
+            features = self.tier_features(doc_logits, floor=stacker.floor_feature)
+            z = features @ np.asarray(stacker.coef).T + np.asarray(stacker.intercept)
             z = z - z.max(axis=-1, keepdims=True)
             e = np.exp(z)
             return e / e.sum(axis=-1, keepdims=True)  # type: ignore[no-any-return]

@@ -8,14 +8,13 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from classifier.extract import Limits
 from classifier.policy import load_policy
 from classifier.predict import Classifier
-from classifier.settings import Settings
 from serving.db import make_engine, make_session_factory, upgrade
 from serving.deps import AppState
 from serving.errors import install_error_handlers
 from serving.observability import Metrics
+from serving.settings import ServiceSettings
 
 log = logging.getLogger("surveilrisk.api")
 
@@ -30,16 +29,7 @@ Every error is JSON: `{"code": "...", "message": "..."}`.
 """
 
 
-def limits_from(settings: Settings) -> Limits:
-    return Limits(
-        max_bytes=settings.max_upload_bytes,
-        max_pages=settings.max_pages,
-        max_chars=settings.max_chars,
-        timeout_s=settings.extraction_timeout_s,
-    )
-
-
-def build_state(settings: Settings, classifier: Classifier | None = None) -> AppState:
+def build_state(settings: ServiceSettings, classifier: Classifier | None = None) -> AppState:
     """Load everything once per process: policy first (fails fast), then database, then model."""
     policy = load_policy(settings.policy_path)
     engine = make_engine(settings.effective_database_url)
@@ -49,11 +39,9 @@ def build_state(settings: Settings, classifier: Classifier | None = None) -> App
 
         torch.set_num_threads(settings.torch_threads)
     if classifier is None:
-        classifier = Classifier.load(
-            settings.model, limits=limits_from(settings), batch_size=settings.inference_batch_size
-        )
+        classifier = Classifier.load(settings.model, limits=settings.limits, batch_size=settings.inference_batch_size)
     else:
-        classifier.limits = limits_from(settings)
+        classifier.limits = settings.limits
     return AppState(
         settings=settings,
         classifier=classifier,
@@ -64,9 +52,9 @@ def build_state(settings: Settings, classifier: Classifier | None = None) -> App
     )
 
 
-def create_app(settings: Settings | None = None, classifier: Classifier | None = None) -> FastAPI:
+def create_app(settings: ServiceSettings | None = None, classifier: Classifier | None = None) -> FastAPI:
     """Application factory; `classifier` lets tests share one loaded model between apps."""
-    settings = settings or Settings()
+    settings = settings or ServiceSettings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -13,18 +13,18 @@ from sqlalchemy.orm import Session, sessionmaker
 from classifier.extract import Limits
 from classifier.policy import Policy
 from classifier.predict import Classifier
-from classifier.settings import Settings
 from serving.auth import ROLES, Principal, authenticate
 from serving.db import session_scope
 from serving.errors import APIError
 from serving.observability import Metrics
+from serving.settings import ServiceSettings
 
 
 @dataclass
 class AppState:
     """Everything loaded once per process at start-up."""
 
-    settings: Settings
+    settings: ServiceSettings
     classifier: Classifier
     policy: Policy
     engine: Engine

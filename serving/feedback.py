@@ -8,10 +8,10 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from classifier.documents import Document, EvidenceSpan
 from classifier.taxonomy import Taxonomy, default_taxonomy
 from serving.store import iter_reviewed
 from serving.tables import Review, Screening
-from training.corpus import Document, EvidenceSpan
 
 
 def review_evidence(

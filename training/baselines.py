@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
 from classifier.baselines import TfidfModel
+from classifier.predict import ScoringModel
 from classifier.taxonomy import Taxonomy, default_taxonomy
-from training.calibrate import choose_thresholds
+from training.calibration.thresholds import choose_thresholds
 from training.corpus import CORPUS_DIR, Document, load_corpus
 
 
@@ -38,3 +40,8 @@ def fit_tfidf(docs: list[Document], taxonomy: Taxonomy | None = None, seed: int 
 
 def load_tfidf(corpus_dir: Path = CORPUS_DIR) -> TfidfModel:
     return fit_tfidf(load_corpus(corpus_dir))
+
+
+def training_models() -> dict[str, Callable[[int], ScoringModel]]:
+    """Models the training layer can build on demand, for `Classifier.load(..., extra=...)`."""
+    return {"tfidf": lambda _batch_size: load_tfidf()}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from classifier.taxonomy import default_taxonomy
 from training.corpus import Document
@@ -14,22 +15,22 @@ END = "<!-- stats:end -->"
 
 def stats_markdown(docs: Sequence[Document]) -> str:
     tax = default_taxonomy()
-    st = corpus_stats(docs, tax)
+    st: dict[str, Any] = corpus_stats(docs, tax)
     splits, tiers = st["splits"], st["tiers"]
     lines = [
         BEGIN,
         "",
         f"- Documents: **{st['documents']}** ({st['written']} written whole, {st['composed']} composed, "
         f"{st['feedback']} from reviewer feedback) in {st['groups']} near-duplicate groups.",
-        f"- Splits: train {splits['train']}, validation {splits['validation']}, test {splits['test']} "  # type: ignore[index]
-        f"({splits['test'] / max(st['documents'], 1):.1%} test).",  # type: ignore[index,operator]
+        f"- Splits: train {splits['train']}, validation {splits['validation']}, test {splits['test']} "
+        f"({splits['test'] / max(st['documents'], 1):.1%} test).",
         "- Tiers: "
-        + ", ".join(f"{k} {v}" for k, v in tiers.items())  # type: ignore[attr-defined]
-        + f" (minimal+limited {(tiers['minimal'] + tiers['limited']) / max(st['documents'], 1):.1%}).",  # type: ignore[index,operator]
+        + ", ".join(f"{k} {v}" for k, v in tiers.items())
+        + f" (minimal+limited {(tiers['minimal'] + tiers['limited']) / max(st['documents'], 1):.1%}).",
         f"- Hard negatives: {st['hard_negatives']}; documents with no capability: {st['no_capability']}.",
-        f"- Length in words: min {st['words']['min']}, median {st['words']['median']}, "  # type: ignore[index]
-        f"max {st['words']['max']}; {st['words']['over_1000']} documents over 1,000 words.",  # type: ignore[index]
-        "- Document types: " + ", ".join(f"{k} {v}" for k, v in st["doc_types"].items()) + ".",  # type: ignore[attr-defined]
+        f"- Length in words: min {st['words']['min']}, median {st['words']['median']}, "
+        f"max {st['words']['max']}; {st['words']['over_1000']} documents over 1,000 words.",
+        "- Document types: " + ", ".join(f"{k} {v}" for k, v in st["doc_types"].items()) + ".",
         "",
         "| label | kind | positives | written positives | test positives |",
         "|---|---|---:|---:|---:|",
@@ -37,9 +38,9 @@ def stats_markdown(docs: Sequence[Document]) -> str:
     for lab in tax.label_ids:
         kind = "capability" if lab in tax.capability_ids else "risk factor"
         lines.append(
-            f"| `{lab}` | {kind} | {st['positives'][lab]} | {st['written_positives'][lab]} | "  # type: ignore[index]
+            f"| `{lab}` | {kind} | {st['positives'][lab]} | {st['written_positives'][lab]} | "
             f"{st['test_positives'][lab]} |"
-        )  # type: ignore[index]
+        )
     lines += ["", END]
     return "\n".join(lines)
 

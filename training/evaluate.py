@@ -104,7 +104,9 @@ def run_evaluation(
     if (split is None) == (folder is None):
         raise EvaluationInputError("give exactly one of a corpus split or an outside folder")
     golds = golds_for_split(split, corpus_dir) if split else golds_from_folder(Path(folder))  # type: ignore[arg-type]
-    classifier = Classifier.load(model)
+    from training.baselines import training_models
+
+    classifier = Classifier.load(model, extra=training_models())
     metrics, preds = evaluate(classifier, golds)
     target = split or Path(folder).name  # type: ignore[arg-type]
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,46 +23,44 @@ class Gold:
     evidence: tuple[tuple[str, int, int], ...] = ()  # (label, start, end)
 
 
-def prf(tp: int, fp: int, fn: int) -> dict[str, float]:
-    p = tp / (tp + fp) if tp + fp else 0.0
-    r = tp / (tp + fn) if tp + fn else 0.0
-    f = 2 * p * r / (p + r) if p + r else 0.0
-    return {"precision": p, "recall": r, "f1": f, "support": tp + fn}
+def _per_label(gold: np.ndarray, got: np.ndarray, names: Sequence[str]) -> dict[str, dict[str, float]]:
+    """Precision, recall, F1 and support of each column (sklearn; 0 where undefined)."""
+    from sklearn.metrics import precision_recall_fscore_support
+
+    if not len(gold):
+        return {n: {"precision": 0.0, "recall": 0.0, "f1": 0.0, "support": 0} for n in names}
+    p, r, f, support = precision_recall_fscore_support(gold, got, average=None, zero_division=0)
+    return {
+        n: {"precision": float(p[j]), "recall": float(r[j]), "f1": float(f[j]), "support": int(support[j])}
+        for j, n in enumerate(names)
+    }
 
 
 def label_metrics(
     golds: Sequence[Gold], preds: Sequence[ClassificationResult], ids: Sequence[str], kind: str
 ) -> dict[str, object]:
-    per: dict[str, dict[str, float]] = {}
-    tp_all = fp_all = fn_all = 0
-    for lab in ids:
-        tp = fp = fn = 0
-        for g, p in zip(golds, preds, strict=True):
-            gold = lab in (g.capabilities if kind == "capability" else g.risk_factors)
-            got = any(d.id == lab for d in (p.capabilities if kind == "capability" else p.risk_factors))
-            tp += gold and got
-            fp += (not gold) and got
-            fn += gold and not got
-        per[lab] = prf(tp, fp, fn)
-        tp_all, fp_all, fn_all = tp_all + tp, fp_all + fp, fn_all + fn
+    from sklearn.metrics import f1_score
+
+    def indicator(sets: Sequence[Iterable[str]]) -> np.ndarray:
+        return np.array([[lab in s for lab in ids] for s in sets], dtype=int).reshape(len(sets), len(ids))
+
+    gold = indicator([g.capabilities if kind == "capability" else g.risk_factors for g in golds])
+    got = indicator([{d.id for d in (p.capabilities if kind == "capability" else p.risk_factors)} for p in preds])
+    per = _per_label(gold, got, ids)
     supported = [m["f1"] for m in per.values() if m["support"] > 0]
-    return {
-        "per_label": per,
-        "macro_f1": float(np.mean(supported)) if supported else 0.0,
-        "micro_f1": prf(tp_all, fp_all, fn_all)["f1"],
-    }
+    micro = float(f1_score(gold, got, average="micro", zero_division=0)) if len(gold) else 0.0
+    return {"per_label": per, "macro_f1": float(np.mean(supported)) if supported else 0.0, "micro_f1": micro}
 
 
 def tier_metrics(golds: Sequence[Gold], preds: Sequence[ClassificationResult]) -> dict[str, object]:
-    y = np.array([Tier.parse(g.tier).value for g in golds])
-    yhat = np.array([Tier.parse(p.tier).value for p in preds])
-    confusion = np.zeros((4, 4), dtype=int)
-    for a, b in zip(y, yhat, strict=True):
-        confusion[a, b] += 1
-    per = {}
-    for t in Tier:
-        tp = int(confusion[t, t])
-        per[t.id] = prf(tp, int(confusion[:, t].sum()) - tp, int(confusion[t, :].sum()) - tp)
+    from sklearn.metrics import confusion_matrix
+
+    y = np.array([Tier.parse(g.tier).value for g in golds], dtype=int)
+    yhat = np.array([Tier.parse(p.tier).value for p in preds], dtype=int)
+    tiers = [t.value for t in Tier]
+    confusion = confusion_matrix(y, yhat, labels=tiers) if len(y) else np.zeros((4, 4), dtype=int)
+    onehot = np.eye(len(tiers), dtype=int)
+    per = _per_label(onehot[y], onehot[yhat], [t.id for t in Tier])
     supported = [m["f1"] for m in per.values() if m["support"] > 0]
     high = y >= Tier.HIGH
     low = ~high
@@ -90,10 +88,8 @@ def calibration(
             correct.append(float(lab in gold))
     label_ece, label_curve = _ece(np.array(conf), np.array(correct), bins)
     tconf = np.array([max(p.tier_scores.values()) for p in preds])
-    tcorrect = np.array(
-        [max(p.tier_scores, key=lambda t, p=p: p.tier_scores[t]) == g.tier for g, p in zip(golds, preds, strict=True)],
-        dtype=float,
-    )
+    likeliest = [max(p.tier_scores.items(), key=lambda kv: kv[1])[0] for p in preds]
+    tcorrect = np.array([t == g.tier for t, g in zip(likeliest, golds, strict=True)], dtype=float)
     tier_ece, tier_curve = _ece(tconf, tcorrect, bins, top_label=True)
     return {"label_ece": label_ece, "tier_ece": tier_ece, "label_curve": label_curve, "tier_curve": tier_curve}
 

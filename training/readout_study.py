@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from classifier.taxonomy import default_taxonomy
-from training.calibrate import TIER_CUTS, fit_tier_stacker
+from training.calibration import TIER_CUTS, fit_tier_stacker
 from training.corpus import CORPUS_DIR, load_corpus
 
 
@@ -29,11 +29,11 @@ class ReadOutRow:
 def study(artifact: Path, corpus_dir: Path = CORPUS_DIR) -> list[ReadOutRow]:
     """Recalibrate the artifact's labels on the current validation split, then score every read-out."""
     from classifier.transformer import TransformerModel
-    from training.train import ValidationArrays, calibrate_labels, tier_stacker_inputs
+    from training.calibration import ValidationArrays, calibrate_labels, tier_stacker_inputs
 
     taxonomy = default_taxonomy()
     model = TransformerModel.load(artifact)
-    seed = int(model.meta.get("train_config", {}).get("seed", 0))
+    seed = model.meta.seed
     val = [d for d in load_corpus(corpus_dir) if d.split == "validation"]
     arrays = ValidationArrays.of(model, val, taxonomy)
     model = calibrate_labels(model, arrays, taxonomy)

@@ -94,7 +94,7 @@ async def classify_batch(
         )
     outcomes = await run_in_threadpool(classify_many, state, docs)
     results = []
-    for i, (doc, (_, res, _status)) in enumerate(zip(docs, outcomes, strict=True)):
+    for i, (doc, (_extracted, res, _status)) in enumerate(zip(docs, outcomes, strict=True)):
         if isinstance(res, ErrorBody):
             results.append(BatchItemResult(index=i, source=doc.source, ok=False, error=res))
         else:

@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
+from classifier.artifact import ArtifactMeta
 from serving.db import ping
 from serving.deps import ScreenerDep, StateDep, get_principal, require
 from serving.errors import APIError
@@ -41,20 +42,16 @@ def taxonomy(state: StateDep, _: ScreenerDep) -> dict[str, Any]:
     }
 
 
+MODEL_FIELDS = ("metrics", "base_model", "created", "temperature", "windows", "data")
+
+
 @router.get("/v1/model")
 def model(state: StateDep, _: ScreenerDep) -> dict[str, Any]:
     """The loaded model: version, thresholds and the metrics recorded when it was trained."""
     m = state.classifier.model
-    meta = getattr(m, "meta", {})
-    return {
-        "version": m.version,
-        "thresholds": m.thresholds,
-        "metrics": meta.get("metrics", {}),
-        "base_model": meta.get("base_model"),
-        "created": meta.get("created"),
-        "temperature": meta.get("temperature"),
-        "windows": meta.get("windows"),
-    }
+    meta = getattr(m, "meta", None)
+    info = meta.model_dump(mode="json", include=set(MODEL_FIELDS)) if isinstance(meta, ArtifactMeta) else {}
+    return {"version": m.version, "thresholds": m.thresholds, **{k: info.get(k) for k in MODEL_FIELDS}}
 
 
 @router.get("/v1/policy")

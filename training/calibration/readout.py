@@ -1,115 +1,20 @@
-"""Temperature scaling and per-label thresholds, fitted on the validation split only."""
+"""The tier read-out: the ordinal head, or a stacker over all document probabilities.
+
+The tier depends on combinations of labels (a critical rule needs several), which one window's
+ordinal head cannot see; the stacker reads all document-level probabilities and is kept only
+when it beats the head in cross-validation on the validation split.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
 from classifier.predict import read_tiers
-from classifier.taxonomy import Taxonomy, Tier
-
-HIGH_RECALL_TARGET = 0.95
-# Recall 0.95 measured on fewer than 20 positives means "miss none": one odd document would set
-# the threshold. Below this count the data does not allow the rule.
-MIN_POSITIVES_FOR_RECALL_RULE = 20
-# Nor is recall bought at any price: below this precision the rule yields to the F1-best threshold.
-# 0.7 rather than 0.6: in 5-fold cross-validation on the validation split (training/configs/
-# COMPARISON.md) it kept high+critical document recall (0.952) and cut false high-tier readings,
-# which reach the tier through the floor rule, from 0.236 to 0.217.
-MIN_PRECISION_FOR_RECALL_RULE = 0.7
-THRESHOLD_RANGE = (0.02, 0.95)
-
-
-@dataclass(frozen=True)
-class ThresholdChoice:
-    threshold: float
-    rule: str  # "recall>=0.95", "max_f1" or "default"
-    precision: float
-    recall: float
-    f1: float
-    positives: int
-
-    def as_dict(self) -> dict[str, float | str | int]:
-        return asdict(self)
-
-
-def recall_targets(taxonomy: Taxonomy, target: float = HIGH_RECALL_TARGET) -> dict[str, float]:
-    """High- and critical-tier capabilities: a missed one costs more than a false alarm."""
-    return {c.id: target for c in taxonomy.capabilities if c.min_tier >= Tier.HIGH}
-
-
-def _stats(p: np.ndarray, y: np.ndarray, t: float) -> tuple[float, float, float]:
-    pred = p >= t
-    tp = float((pred & (y == 1)).sum())
-    fp = float((pred & (y == 0)).sum())
-    fn = float((~pred & (y == 1)).sum())
-    prec = tp / (tp + fp) if tp + fp else 0.0
-    rec = tp / (tp + fn) if tp + fn else 0.0
-    f1 = 2 * prec * rec / (prec + rec) if prec + rec else 0.0
-    return prec, rec, f1
-
-
-def choose_threshold(p: np.ndarray, y: np.ndarray, recall_target: float | None = None) -> ThresholdChoice:
-    """Highest threshold meeting the recall target if the data allows it, else the F1-best one.
-
-    The data allows the recall rule when there are enough positives and the threshold it
-    implies keeps precision at or above MIN_PRECISION_FOR_RECALL_RULE. (F2 was tried as the
-    fallback: on validation it bought little recall for many false alarms, which through the
-    tier rule became false high-tier screenings.)
-
-    Candidate thresholds sit halfway between neighbouring scores, so a choice does not sit
-    exactly on one validation document's score.
-    """
-    p = np.asarray(p, dtype=float)
-    y = np.asarray(y, dtype=int)
-    positives = int(y.sum())
-    if positives == 0 or positives == len(y):
-        prec, rec, f1 = _stats(p, y, 0.5)
-        return ThresholdChoice(0.5, "default", prec, rec, f1, positives)
-    uniq = np.unique(np.clip(p, *THRESHOLD_RANGE))
-    candidates = np.unique(np.concatenate([(uniq[:-1] + uniq[1:]) / 2, [0.5], uniq[:1]]))
-    candidates = candidates[(candidates >= THRESHOLD_RANGE[0]) & (candidates <= THRESHOLD_RANGE[1])]
-    if recall_target is not None and positives >= MIN_POSITIVES_FOR_RECALL_RULE:
-        ok = [t for t in candidates if _stats(p, y, t)[1] >= recall_target]
-        if ok:
-            t = float(max(ok))
-            prec, rec, f1 = _stats(p, y, t)
-            if prec >= MIN_PRECISION_FOR_RECALL_RULE:
-                return ThresholdChoice(round(t, 4), f"recall>={recall_target}", prec, rec, f1, positives)
-    scored = [(round(_stats(p, y, t)[2], 9), -abs(t - 0.5), t) for t in candidates]
-    _, _, t = max(scored)
-    prec, rec, f1 = _stats(p, y, float(t))
-    return ThresholdChoice(round(float(t), 4), "max_f1", prec, rec, f1, positives)
-
-
-def choose_thresholds(
-    probs: np.ndarray, targets: np.ndarray, label_ids: Sequence[str], recall: Mapping[str, float]
-) -> dict[str, ThresholdChoice]:
-    if probs.shape != targets.shape or probs.shape[1] != len(label_ids):
-        raise ValueError(f"probs {probs.shape} and targets {targets.shape} must be (docs, {len(label_ids)})")
-    return {lab: choose_threshold(probs[:, i], targets[:, i], recall.get(lab)) for i, lab in enumerate(label_ids)}
-
-
-def fit_temperature(logits: np.ndarray, targets: np.ndarray, multiclass: bool = False) -> float:
-    """One temperature that minimises validation log-loss (binary per label, or softmax)."""
-    logits = np.asarray(logits, dtype=float)
-    targets = np.asarray(targets)
-    grid = np.exp(np.linspace(np.log(0.25), np.log(8.0), 121))
-    best_t, best_loss = 1.0, np.inf
-    for t in grid:
-        z = logits / t
-        if multiclass:
-            z = z - z.max(axis=1, keepdims=True)
-            logp = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
-            loss = -logp[np.arange(len(targets)), targets].mean()
-        else:
-            loss = np.mean(np.logaddexp(0, z) - targets * z)
-        if loss < best_loss:
-            best_t, best_loss = float(t), float(loss)
-    return best_t
-
+from classifier.taxonomy import Tier
+from training.calibration.thresholds import HIGH_RECALL_TARGET
 
 # The tier read-out may call a document high+ before high is the likeliest tier (the cut on
 # P(high or critical)). The cut is chosen in cross-validation on the validation split; its

@@ -1,0 +1,1 @@
+"""The subcommands of `surveilrisk`, one module per area."""

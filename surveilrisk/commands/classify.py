@@ -1,0 +1,161 @@
+"""`surveilrisk classify`: documents in, results out in four formats."""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from collections.abc import Iterator
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from surveilrisk.commands.common import fail as _fail
+from surveilrisk.commands.common import training_loaders
+
+
+class OutputFormat(StrEnum):
+    table = "table"
+    json = "json"
+    jsonl = "jsonl"
+    csv = "csv"
+
+
+def _expand(paths: list[str]) -> Iterator[str]:
+    from classifier.extract import SUPPORTED_SUFFIXES
+
+    for p in paths:
+        path = Path(p)
+        if p != "-" and path.is_dir():
+            for child in sorted(path.rglob("*")):
+                if child.is_file() and child.suffix.lower() in SUPPORTED_SUFFIXES:
+                    yield str(child)
+        else:
+            yield p
+
+
+def classify(
+    paths: Annotated[list[str], typer.Argument(help="Files (.txt .md .html .pdf .docx), folders, or - for stdin.")],
+    format: Annotated[OutputFormat, typer.Option("--format", "-f", help="Output format.")] = OutputFormat.table,
+    model: Annotated[str | None, typer.Option(help="`shipped`, an artifact folder, `keyword` or `tfidf`.")] = None,
+    chunk: Annotated[int, typer.Option(help="Documents classified per batch (bounds memory).")] = 64,
+) -> None:
+    """Classify documents; unreadable files are reported and the others still classified."""
+    from classifier.extract import ExtractionError, extract_path, extract_text
+    from classifier.predict import Classifier
+    from classifier.registry import ModelNotFoundError
+    from classifier.settings import get_settings
+
+    settings = get_settings()
+    limits = settings.limits
+    try:
+        clf = Classifier.load(
+            model or settings.model, limits=limits, batch_size=settings.inference_batch_size, extra=training_loaders()
+        )
+    except ModelNotFoundError as exc:
+        _fail(str(exc))
+    sources = list(_expand(paths))
+    if not sources:
+        _fail("no supported files found in the given paths")
+    show_progress = len(sources) > 1 and sys.stderr.isatty()
+    writer = _Writer(format, clf.taxonomy.label_ids, many=len(sources) > 1)
+    failures = 0
+    from tqdm import tqdm
+
+    bar = tqdm(total=len(sources), desc="classifying", unit="doc", disable=not show_progress, file=sys.stderr)
+    for i in range(0, len(sources), chunk):
+        batch = []
+        for src in sources[i : i + chunk]:
+            try:
+                ex = extract_text(sys.stdin.read(), limits) if src == "-" else extract_path(src, limits)
+                batch.append((src, ex))
+            except ExtractionError as exc:
+                failures += 1
+                typer.echo(f"error: {src}: {exc.message}", err=True)
+                writer.error(src, exc.code, exc.message)
+                bar.update(1)
+        for result in clf.classify_extracted(batch):
+            writer.result(result)
+            bar.update(1)
+    bar.close()
+    writer.close()
+    if failures:
+        raise typer.Exit(1)
+
+
+class _Writer:
+    """Streams results in the chosen format; errors keep their place so callers can join by source."""
+
+    def __init__(self, fmt: OutputFormat, label_ids: tuple[str, ...], many: bool) -> None:
+        self.fmt, self.label_ids, self.many = fmt, label_ids, many
+        self.items: list[dict[str, object]] = []
+        if fmt == OutputFormat.csv:
+            self.csv = csv.writer(sys.stdout)
+            self.csv.writerow(
+                [
+                    "source",
+                    "model_version",
+                    "tier",
+                    "capabilities",
+                    "risk_factors",
+                    "text_chars",
+                    "warnings",
+                    "error",
+                    *self.label_ids,
+                ]
+            )
+        if fmt == OutputFormat.table:
+            typer.echo(f"{'TIER':<9} {'SOURCE':<40} CAPABILITIES / RISK FACTORS")
+
+    def result(self, r: object) -> None:
+        from classifier.results import ClassificationResult
+
+        assert isinstance(r, ClassificationResult)
+        if self.fmt == OutputFormat.jsonl:
+            typer.echo(r.model_dump_json())
+        elif self.fmt == OutputFormat.json:
+            self.items.append(r.model_dump(mode="json"))
+        elif self.fmt == OutputFormat.csv:
+            self.csv.writerow(
+                [
+                    r.source,
+                    r.model_version,
+                    r.tier,
+                    ";".join(d.id for d in r.capabilities),
+                    ";".join(d.id for d in r.risk_factors),
+                    r.text_chars,
+                    " | ".join(r.warnings),
+                    "",
+                    *(r.scores[lab] for lab in self.label_ids),
+                ]
+            )
+        else:
+            caps = ", ".join(f"{d.id} {d.score:.2f}" for d in r.capabilities) or "-"
+            risks = ", ".join(d.id for d in r.risk_factors) or "-"
+            typer.echo(f"{r.tier:<9} {_short(r.source, 40):<40} {caps}")
+            typer.echo(f"{'':<9} {'':<40} risk: {risks}")
+            for w in r.warnings:
+                typer.echo(f"{'':<9} {'':<40} warning: {w}")
+
+    def error(self, source: str, code: str, message: str) -> None:
+        rec: dict[str, object] = {"source": source, "error": {"code": code, "message": message}}
+        if self.fmt == OutputFormat.jsonl:
+            typer.echo(json.dumps(rec))
+        elif self.fmt == OutputFormat.json:
+            self.items.append(rec)
+        elif self.fmt == OutputFormat.csv:
+            self.csv.writerow([source, "", "", "", "", "", "", f"{code}: {message}", *([""] * len(self.label_ids))])
+        else:
+            typer.echo(f"{'ERROR':<9} {_short(source, 40):<40} {message}")
+
+    def close(self) -> None:
+        if self.fmt == OutputFormat.json:
+            payload: object = self.items if self.many else (self.items[0] if self.items else {})
+            typer.echo(json.dumps(payload, indent=2, ensure_ascii=False))
+        sys.stdout.flush()
+
+
+def _short(s: str, n: int) -> str:
+    return s if len(s) <= n else "…" + s[-(n - 1) :]
