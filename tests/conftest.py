@@ -182,10 +182,10 @@ def service_factory(tmp_path, shipped_classifier):
 
     from fastapi.testclient import TestClient
 
-    from serving.settings import ServiceSettings as Settings
     from serving.app import create_app
     from serving.auth import create_key
     from serving.db import session_scope
+    from serving.settings import ServiceSettings as Settings
 
     stack = ExitStack()
 

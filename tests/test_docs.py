@@ -62,10 +62,10 @@ def test_readme_curl_examples_work(tmp_path, shipped_classifier):
 
     import uvicorn
 
-    from serving.settings import ServiceSettings as Settings
     from serving.app import create_app
     from serving.auth import create_key
     from serving.db import make_engine, make_session_factory, session_scope, upgrade
+    from serving.settings import ServiceSettings as Settings
 
     settings = Settings(data_dir=tmp_path / "var")
     engine = make_engine(settings.effective_database_url)

@@ -39,10 +39,10 @@ def server(tmp_path_factory, shipped_classifier):
     """The real app under uvicorn on a free port, with a fresh database and one key per role."""
     import uvicorn
 
-    from serving.settings import ServiceSettings as Settings
     from serving.app import create_app
     from serving.auth import create_key
     from serving.db import make_engine, make_session_factory, session_scope, upgrade
+    from serving.settings import ServiceSettings as Settings
 
     root = tmp_path_factory.mktemp("web")
     settings = Settings(data_dir=root, max_upload_bytes=200_000)
