@@ -99,16 +99,33 @@ def run_evaluation(
     folder: Path | None = None,
     out_dir: Path | None = None,
     corpus_dir: Path = CORPUS_DIR,
+    real: str | None = None,
+    real_manifest: Path | None = None,
+    real_texts: Path | None = None,
 ) -> tuple[dict[str, Any], Path]:
-    """Evaluate and write `metrics.json`, `predictions.jsonl` and `report.md`; returns metrics and folder."""
-    if (split is None) == (folder is None):
-        raise EvaluationInputError("give exactly one of a corpus split or an outside folder")
-    golds = golds_for_split(split, corpus_dir) if split else golds_from_folder(Path(folder))  # type: ignore[arg-type]
+    """Evaluate and write `metrics.json`, `predictions.jsonl` and `report.md`; returns metrics and folder.
+
+    Exactly one of: a corpus `split`, an outside `folder`, or a `real` split (dev, test or train)
+    of the real-text yardstick, whose texts must be cached locally.
+    """
     from training.baselines import training_models
+    from training.realset import MANIFEST, TEXTS_DIR, RealSetError, golds_for_real
+
+    if sum(x is not None for x in (split, folder, real)) != 1:
+        raise EvaluationInputError("give exactly one of a corpus split, an outside folder or a real split")
+    if real is not None:
+        try:
+            golds = golds_for_real(real, real_manifest or MANIFEST, real_texts or TEXTS_DIR)
+        except RealSetError as exc:
+            raise EvaluationInputError(str(exc)) from exc
+        target = f"real-{real}"
+    elif split is not None:
+        golds, target = golds_for_split(split, corpus_dir), split
+    else:
+        golds, target = golds_from_folder(Path(folder)), Path(folder).name  # type: ignore[arg-type]
 
     classifier = Classifier.load(model, extra=training_models())
     metrics, preds = evaluate(classifier, golds)
-    target = split or Path(folder).name  # type: ignore[arg-type]
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     out_dir = out_dir or Path("runs") / "eval" / f"{Path(model).name}-{target}-{stamp}"
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -86,6 +86,7 @@ def data_check(
     except ValueError as exc:
         _fail(str(exc), 1)
     report = check_corpus(docs)
+    report.errors.extend(_exclusion_problems(docs))
     typer.echo(json.dumps(report.stats, indent=1))
     if stats_json:
         stats_json.write_text(json.dumps(report.stats, indent=2), encoding="utf-8")
@@ -115,3 +116,120 @@ def data_card(
         return
     card.write_text(updated, encoding="utf-8")
     typer.echo(f"updated {card}")
+
+
+def _exclusion_problems(docs: list) -> list[str]:  # type: ignore[type-arg]
+    """Hidden-set exclusion, real-set manifest rules, and imitations that copy a cached real text."""
+    from training.exclusion import ExclusionList, outside_and_example_texts, word_runs
+    from training.realset import MANIFEST, TEXTS_DIR, check_entries, read_manifest, verify_texts
+
+    exclusion = ExclusionList()
+    problems = [f"corpus {p}" for p in exclusion.offending((d.id, d.text) for d in docs)]
+    problems += exclusion.offending(outside_and_example_texts())
+    if not MANIFEST.is_file():
+        return problems
+    entries = read_manifest()
+    problems += [f"real set: {p}" for p in check_entries(entries)]
+    problems += [
+        f"real set: {e.id} comes from an excluded source ({e.source})"
+        for e in entries
+        if exclusion.excludes_source(e.source)
+    ]
+    report = verify_texts(entries)
+    problems += [f"real set: {i} differs from its recorded sha256" for i in report.changed]
+    cached = [
+        (e.id, (TEXTS_DIR / f"{e.id}.txt").read_text(encoding="utf-8"))
+        for e in entries
+        if (TEXTS_DIR / f"{e.id}.txt").is_file()
+    ]
+    problems += [f"real set {p}" for p in exclusion.offending(cached)]
+    # Documents written in imitation of a real text keep its facts, never its sentences.
+    real_runs: dict[str, str] = {}
+    for rid, text in cached:
+        for h in word_runs(text):
+            real_runs.setdefault(h, rid)
+    for d in docs:
+        hits = {real_runs[h] for h in word_runs(d.text) if h in real_runs}
+        if hits:
+            problems.append(f"corpus {d.id} shares a 12-word run with real text(s) {sorted(hits)[:3]}")
+    if report.missing:
+        typer.echo(
+            f"note: {len(report.missing)} real texts are not on this machine; their runs were not checked", err=True
+        )
+    return problems
+
+
+real_app = typer.Typer(help="The real-text yardstick: manifest, cached texts, splits, agreement.", no_args_is_help=True)
+data_app.add_typer(real_app, name="real")
+
+
+@real_app.command("verify")
+def real_verify(
+    manifest: Annotated[Path | None, typer.Option(help="Manifest (default data/real/manifest.jsonl).")] = None,
+    texts: Annotated[Path | None, typer.Option(help="Folder of cached texts (default data/real/texts).")] = None,
+) -> None:
+    """Check the cached real texts against the manifest's hashes; list the missing ones."""
+    from training.realset import MANIFEST, TEXTS_DIR, RealSetError, read_manifest, verify_texts
+
+    texts = texts or TEXTS_DIR
+    try:
+        entries = read_manifest(manifest or MANIFEST)
+    except RealSetError as exc:
+        _fail(str(exc), 1)
+    report = verify_texts(entries, texts)
+    typer.echo(f"{report.present} of {len(entries)} real texts present and unchanged in {texts}")
+    for i in report.changed:
+        typer.echo(f"CHANGED {i} (its text no longer matches the recorded sha256)", err=True)
+    for i in report.missing:
+        e = next(x for x in entries if x.id == i)
+        typer.echo(f"MISSING {i}  {e.source}  (found by {e.found_by})", err=True)
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+@real_app.command("ingest")
+def real_ingest(
+    folders: Annotated[list[Path], typer.Argument(help="Collectors' folders: NNN.txt files and labels.jsonl.")],
+    retrieved: Annotated[str | None, typer.Option(help="Retrieval date (ISO); default today.")] = None,
+    seed: int = 7,
+    shares: Annotated[
+        str, typer.Option(help="Target share of new groups per split, e.g. 'train=0.2,dev=0.3,test=0.5'.")
+    ] = "train=0.25,dev=0.5,test=0.25",
+) -> None:
+    """Add collected texts: cache them, turn quotes into offsets, and split new vendors by group."""
+    from training.realset import MANIFEST, ingest_incoming, merge_new, read_manifest, write_manifest
+
+    try:
+        share_of = {k.strip(): float(v) for k, v in (part.split("=") for part in shares.split(","))}
+    except ValueError:
+        raise typer.BadParameter("write shares as 'train=0.25,dev=0.5,test=0.25'", param_hint="--shares") from None
+    if set(share_of) != {"train", "dev", "test"} or abs(sum(share_of.values()) - 1) > 1e-6:
+        raise typer.BadParameter("give train, dev and test shares that add up to 1", param_hint="--shares")
+    existing = read_manifest() if MANIFEST.is_file() else []
+    report = ingest_incoming(folders, retrieved=retrieved)
+    for p in report.problems:
+        typer.echo(f"skipped: {p}", err=True)
+    merged = merge_new(existing, report.entries, share_of, seed=seed)
+    n = write_manifest(merged)
+    typer.echo(f"{n - len(existing)} new real texts; {n} in {MANIFEST}")
+
+
+@real_app.command("stats")
+def real_stats() -> None:
+    """Texts, groups, tiers and label counts per real split."""
+    from training.realset import read_manifest, summary
+
+    typer.echo(json.dumps(summary(read_manifest()), indent=1))
+
+
+@real_app.command("agreement")
+def real_agreement() -> None:
+    """Agreement of the blind second labelling (data/real/second_labels.jsonl) with the manifest."""
+    from training.realset import SECOND_LABELS, agreement, read_manifest
+
+    second = {}
+    for line in SECOND_LABELS.read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            row = json.loads(line)
+            second[row["id"]] = row
+    typer.echo(json.dumps(agreement(read_manifest(), second), indent=1))

@@ -20,15 +20,18 @@ def evaluate(
     model: Annotated[str, typer.Option(help="`shipped`, an artifact folder, `keyword` or `tfidf`.")] = "shipped",
     split: Annotated[str | None, typer.Option(help="Corpus split to score (train, validation, test).")] = None,
     folder: Annotated[Path | None, typer.Option(help="Outside folder of .txt files with labels.jsonl.")] = None,
+    real: Annotated[
+        str | None, typer.Option(help="Real-text split to score (dev or test; texts cached in data/real/texts).")
+    ] = None,
     out: Annotated[Path | None, typer.Option(help="Output folder (default runs/eval/...).")] = None,
 ) -> None:
     """Score a model with the harness; writes metrics.json, predictions.jsonl and report.md."""
     from training.evaluate import EvaluationInputError, run_evaluation, summary_line
 
-    if split is None and folder is None:
+    if split is None and folder is None and real is None:
         split = "test"
     try:
-        metrics, out_dir = run_evaluation(model, split=split, folder=folder, out_dir=out)
+        metrics, out_dir = run_evaluation(model, split=split, folder=folder, out_dir=out, real=real)
     except (EvaluationInputError, FileNotFoundError) as exc:
         _fail(str(exc))
     typer.echo(f"{metrics['model_version']} on {metrics['evaluated_on']} ({metrics['documents']} documents)")
