@@ -42,6 +42,10 @@ class DataRef(_Strict):
     documents: dict[str, int]
     real_texts: list[str] = Field(default_factory=list, description="Ids of real texts it trained on.")
     real_sha256: str | None = Field(default=None, description="Hash over those texts' own hashes.")
+    real_calibration: list[str] = Field(
+        default_factory=list, description="Ids of real texts whose logits joined calibration (real-dev)."
+    )
+    real_note: str = Field(default="", description="Why real texts asked for were not used (corpus-only model).")
 
 
 class Temperature(_Strict):

@@ -11,6 +11,7 @@ import yaml
 
 from classifier.model import POOLINGS
 from training.corpus import CORPUS_DIR
+from training.realset import MANIFEST, TEXTS_DIR
 
 
 @dataclass
@@ -42,6 +43,13 @@ class TrainConfig:
     # Also try the uniform average of the weights at the end of the last N epochs (N >= 2),
     # kept instead of the best single epoch only when validation prefers it.
     average_last_epochs: int = 0
+    # Real texts (data/real): copies of each real-train text among the training documents
+    # (0: none), and whether real-dev joins the validation split that picks the epoch and
+    # calibrates. Without the cached texts the run goes on corpus-only and says so.
+    real_train_repeat: int = 0
+    real_dev_validation: bool = False
+    real_manifest: Path = MANIFEST
+    real_texts: Path = TEXTS_DIR
     max_docs_per_split: int | None = None  # tiny runs in tests
     evaluate_test: bool = True
     publish_to: Path | None = None
@@ -51,6 +59,8 @@ class TrainConfig:
         self.output_dir = Path(self.output_dir)
         self.corpus_dir = Path(self.corpus_dir)
         self.extra = [Path(p) for p in self.extra]
+        self.real_manifest = Path(self.real_manifest)
+        self.real_texts = Path(self.real_texts)
         if self.publish_to is not None:
             self.publish_to = Path(self.publish_to)
         problems = []
@@ -68,6 +78,8 @@ class TrainConfig:
             problems.append(f"pooling must be one of {POOLINGS}, got {self.pooling!r}")
         if self.average_last_epochs < 0 or self.average_last_epochs > self.epochs:
             problems.append(f"average_last_epochs must be in [0, epochs={self.epochs}], got {self.average_last_epochs}")
+        if self.real_train_repeat < 0:
+            problems.append(f"real_train_repeat must be >= 0, got {self.real_train_repeat}")
         if self.docs_per_batch < 1 or self.windows_per_doc < 1:
             problems.append("docs_per_batch and windows_per_doc must be >= 1")
         if problems:

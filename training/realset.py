@@ -23,6 +23,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from classifier.documents import Document, EvidenceSpan
 from classifier.taxonomy import Taxonomy, Tier, default_taxonomy
 from classifier.text import find_quote
 from training.corpus import DATA_DIR, DOC_TYPES
@@ -186,6 +187,47 @@ def golds_for_real(
     if not golds:
         raise RealSetError(f"no real {split} texts to score in {texts_dir}")
     return golds
+
+
+def documents_for_real(
+    split: str, manifest: Path = MANIFEST, texts_dir: Path = TEXTS_DIR, as_split: str = "train"
+) -> list[Document]:
+    """Training documents from one real split (the text the classifier reads, evidence mapped onto it).
+
+    Raises `RealSetError` when any text of the split is missing or changed: a model trains on all
+    of a real split or on none of it, so its recorded inputs are exact.
+    """
+    golds = golds_for_real(split, manifest, texts_dir)
+    entries = {e.id: e for e in read_manifest(manifest)}
+    if len(golds) != sum(1 for e in entries.values() if e.split == split):
+        raise RealSetError(f"some real {split} texts are missing from {texts_dir}")
+    docs = []
+    for g in golds:
+        e = entries[g.id]
+        docs.append(
+            Document(
+                id=g.id,
+                title=e.title,
+                doc_type=e.doc_type if e.doc_type in DOC_TYPES else "other",
+                text=g.text,
+                capabilities=sorted(g.capabilities),
+                risk_factors=sorted(g.risk_factors),
+                tier=g.tier,
+                evidence=[EvidenceSpan(label=lab, start=a, end=b) for lab, a, b in g.evidence if b > a],
+                group=f"real:{e.group}",
+                source="real",
+                split=as_split,  # type: ignore[arg-type]
+            )
+        )
+    return docs
+
+
+def hash_of_entries(entries: Iterable[RealEntry]) -> str:
+    """One hash over the texts' own hashes, in id order: what an artifact records of its real inputs."""
+    h = hashlib.sha256()
+    for e in sorted(entries, key=lambda e: e.id):
+        h.update(f"{e.id}:{e.sha256}\n".encode())
+    return h.hexdigest()
 
 
 # --------------------------------------------------------------------------- building the set

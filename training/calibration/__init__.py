@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -59,8 +60,29 @@ class ValidationArrays:
             np.array([Tier.parse(d.tier).value for d in val]),
         )
 
+    def __add__(self, other: ValidationArrays) -> ValidationArrays:
+        return ValidationArrays(
+            np.concatenate([self.logits, other.logits]),
+            np.concatenate([self.labels, other.labels]),
+            np.concatenate([self.tiers, other.tiers]),
+        )
 
-def calibrate(model: TransformerModel, val: Sequence[Document], taxonomy: Taxonomy, seed: int = 0) -> TransformerModel:
+    def save(self, path: Path) -> None:
+        np.savez_compressed(path, logits=self.logits.astype(np.float32), labels=self.labels, tiers=self.tiers)
+
+    @classmethod
+    def load(cls, path: Path) -> ValidationArrays:
+        with np.load(path) as z:
+            return cls(z["logits"].astype(np.float32), z["labels"], z["tiers"])
+
+
+def calibrate(
+    model: TransformerModel,
+    val: Sequence[Document],
+    taxonomy: Taxonomy,
+    seed: int = 0,
+    extra: ValidationArrays | None = None,
+) -> TransformerModel:
     """Fit temperatures, thresholds and the tier read-out on validation; returns the calibrated model.
 
     The tier keeps the ordinal head unless a stacker over all document probabilities does better
@@ -68,6 +90,8 @@ def calibrate(model: TransformerModel, val: Sequence[Document], taxonomy: Taxono
     of the detected labels) and may read high+ below an even chance, at a cut chosen for recall.
     """
     arrays = ValidationArrays.of(model, val, taxonomy)
+    if extra is not None:
+        arrays = arrays + extra
     model = calibrate_labels(model, arrays, taxonomy)
     stacker = fit_tier_stacker(**tier_stacker_inputs(model, arrays, taxonomy), seed=seed, floor_feature=True)
     choice = TierChoice(
