@@ -67,6 +67,7 @@ class Extracted:
     pages: int | None = None
     warnings: list[str] = field(default_factory=list)
     truncated: bool = False
+    flags: list[str] = field(default_factory=list)  # codes from classifier.review.REASONS
 
 
 def detect_media_type(data: bytes, filename: str | None = None, declared: str | None = None) -> str:
@@ -371,15 +372,18 @@ def finish_text(
         hint = " (it may be scanned images; run OCR first)" if media_type == PDF else ""
         raise ExtractionError("no_text_found", f"no text was found in the document{hint}")
     warnings: list[str] = []
+    flags: list[str] = []
     truncated = False
     if len(text) > limits.max_chars:
         text = text[: limits.max_chars]
         truncated = True
+        flags.append("truncated")
         warnings.append(
             f"text truncated to the first {limits.max_chars:,} characters (limit max_chars); the rest was not read"
         )
     lang = english_warning(text)
     if lang:
+        flags.append("not_english")
         warnings.append(lang)
     return Extracted(
         text=text,
@@ -389,6 +393,7 @@ def finish_text(
         pages=pages,
         warnings=warnings,
         truncated=truncated,
+        flags=flags,
     )
 
 

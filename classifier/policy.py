@@ -94,6 +94,9 @@ class Policy:
     groups: dict[str, frozenset[str]]
     default_group: str
     rules: tuple[Rule, ...]
+    # When a person must check the reading, at least this action (never proceed).
+    review_required_floor: Action = Action.ESCALATE
+    review_required_reason: str = "The product reading needs human review before this transaction can go ahead."
 
     def group_of(self, country: str) -> str:
         code = country.strip().upper()
@@ -106,8 +109,9 @@ class Policy:
     def group_names(self) -> tuple[str, ...]:
         return (*self.groups, self.default_group)
 
-    def decide(self, tier: str, destination: str, end_user_type: str) -> Decision:
-        """The first matching rule's action; raises PolicyError for unknown inputs."""
+    def decide(self, tier: str, destination: str, end_user_type: str, review_required: bool = False) -> Decision:
+        """The first matching rule's action, raised to `review_required_floor` when the reading is
+        unreliable; raises PolicyError for unknown inputs."""
         if tier not in TIER_IDS:
             raise PolicyError(f"unknown tier {tier!r}")
         if end_user_type not in END_USER_TYPES:
@@ -119,11 +123,18 @@ class Policy:
         group = self.group_of(code)
         for rule in self.rules:
             if rule.matches(tier, group, end_user_type):
+                action, first = rule.action, (rule.reason,)
+                if review_required and action < self.review_required_floor:
+                    action = self.review_required_floor
+                    first = (
+                        f"{self.review_required_reason} (Without review the rule would say: {rule.action.id}. "
+                        f"{rule.reason})",
+                    )
                 return Decision(
-                    action=rule.action,
+                    action=action,
                     reasons=(
-                        rule.reason,
-                        f"Product tier: {tier}.",
+                        *first,
+                        f"Product tier: {tier}" + (" (needs human review)." if review_required else "."),
                         f"Destination {code} ({names[code]}) is in group '{group}'.",
                         f"End-user type: {end_user_type}.",
                     ),
@@ -141,6 +152,7 @@ class Policy:
             "destination_groups": {g: sorted(m) for g, m in self.groups.items()},
             "end_user_types": list(END_USER_TYPES),
             "actions": list(ACTION_IDS),
+            "review_required_floor": self.review_required_floor.id,
             "rules": [
                 {
                     "index": r.index,
@@ -221,8 +233,19 @@ def parse_policy(text: str, source: str = "<policy>") -> Policy:
         )
     if not rules:
         raise PolicyError(f"{source}: no rules")
+    floor = Action.parse(str(raw.get("review_required_floor", Action.ESCALATE.id)))
+    if floor == Action.PROCEED:
+        raise PolicyError(f"{source}: review_required_floor must be above proceed (an unread product never proceeds)")
     version = hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
-    policy = Policy(str(raw.get("name") or "policy"), version, groups, default_group, tuple(rules))
+    policy = Policy(
+        str(raw.get("name") or "policy"),
+        version,
+        groups,
+        default_group,
+        tuple(rules),
+        review_required_floor=floor,
+        review_required_reason=str(raw.get("review_required_reason") or Policy.review_required_reason).strip(),
+    )
     _check_total(policy, source)
     return policy
 

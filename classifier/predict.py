@@ -16,13 +16,13 @@ import numpy as np
 
 from classifier.extract import Extracted, Limits, extract_bytes, extract_path, extract_text
 from classifier.results import ClassificationResult, DetectedLabel, Evidence, RawPrediction
+from classifier.review import ReviewThresholds, review_reasons
 from classifier.taxonomy import Taxonomy, Tier, default_taxonomy
 
 if TYPE_CHECKING:
     from classifier.registry import ModelLoader
 
 MAX_EVIDENCE_PER_LABEL = 3
-LOW_CONFIDENCE = 0.6
 
 
 class ScoringModel(Protocol):
@@ -47,6 +47,7 @@ class TierDecision:
     tier: Tier
     reason: str
     warnings: tuple[str, ...]
+    by_recall_cut: bool = False  # the cut, not the likeliest tier, decided
 
 
 def read_tiers(proba: np.ndarray, high_cut: float | None = None) -> np.ndarray:
@@ -101,7 +102,8 @@ def decide_tier(
             f"tier {tier.id} comes from the model's reading of the whole text, not from one detected "
             "high-tier capability; a reviewer should confirm it"
         )
-    return TierDecision(tier, _tier_reason(tier, minimum.reasons, caps, taxonomy), tuple(warnings))
+    by_cut = model_tier != likeliest and tier == model_tier
+    return TierDecision(tier, _tier_reason(tier, minimum.reasons, caps, taxonomy), tuple(warnings), by_cut)
 
 
 def _tier_reason(tier: Tier, rule_reasons: Sequence[str], caps: Sequence[str], taxonomy: Taxonomy) -> str:
@@ -125,8 +127,10 @@ def finalise(
     model: ScoringModel,
     taxonomy: Taxonomy,
     extra_warnings: Sequence[str] = (),
+    flags: Sequence[str] = (),
+    review: ReviewThresholds | None = None,
 ) -> ClassificationResult:
-    """Apply thresholds, attach evidence, enforce the tier rule and collect warnings."""
+    """Apply thresholds, attach evidence, enforce the tier rule, collect warnings and review reasons."""
     thresholds = model.thresholds
     warnings = [*extra_warnings, *raw.warnings]
 
@@ -153,30 +157,43 @@ def finalise(
     risks = detected(taxonomy.risk_factor_ids)
     decision = decide_tier(raw.tier_scores, [d.id for d in (*caps, *risks)], taxonomy, model.high_tier_cut)
     warnings.extend(decision.warnings)
-    top = max(raw.tier_scores.values()) if raw.tier_scores else 0.0
-    if top < LOW_CONFIDENCE:
-        warnings.append(f"low confidence: the most likely tier has probability {top:.2f}; review the result")
+    reasons = review_reasons(text, flags, raw.tier_scores, decision.by_recall_cut, review or ReviewThresholds())
+    tier_reason = decision.reason
+    if "not_english" in flags and decision.tier == Tier.MINIMAL:
+        tier_reason = (
+            "Not read: the text is not in English, which the model reads only. Minimal here means nothing "
+            "was recognised, not that the product is harmless."
+        )
     return ClassificationResult(
         source=source,
         model_version=model.version,
         tier=decision.tier.id,
-        tier_reason=decision.reason,
+        tier_reason=tier_reason,
         tier_scores={t: round(raw.tier_scores.get(t, 0.0), 4) for t in (x.id for x in Tier)},
         capabilities=caps,
         risk_factors=risks,
         scores={lab: round(raw.scores.get(lab, 0.0), 4) for lab in taxonomy.label_ids},
         text_chars=len(text),
         warnings=warnings,
+        review_required=bool(reasons),
+        review_reasons=reasons,
     )
 
 
 class Classifier:
     """Load once per process (`Classifier.load`), then classify as many documents as needed."""
 
-    def __init__(self, model: ScoringModel, limits: Limits | None = None, taxonomy: Taxonomy | None = None) -> None:
+    def __init__(
+        self,
+        model: ScoringModel,
+        limits: Limits | None = None,
+        taxonomy: Taxonomy | None = None,
+        review: ReviewThresholds | None = None,
+    ) -> None:
         self.model = model
         self.limits = limits or Limits()
         self.taxonomy = taxonomy or default_taxonomy()
+        self.review = review or ReviewThresholds()
 
     @classmethod
     def load(
@@ -185,11 +202,12 @@ class Classifier:
         limits: Limits | None = None,
         batch_size: int = 32,
         extra: Mapping[str, ModelLoader] | None = None,
+        review: ReviewThresholds | None = None,
     ) -> Classifier:
         """`name`: `shipped`, an artifact folder, `keyword`, or a name in `extra` (e.g. `tfidf`)."""
         from classifier.registry import load_scoring_model
 
-        return cls(load_scoring_model(str(name), batch_size=batch_size, extra=extra), limits=limits)
+        return cls(load_scoring_model(str(name), batch_size=batch_size, extra=extra), limits=limits, review=review)
 
     @property
     def version(self) -> str:
@@ -201,7 +219,16 @@ class Classifier:
         """Score already-extracted documents in one batched pass; `items` are (source, extracted)."""
         raws = self.model.score([ex.text for _, ex in items], progress=progress)
         return [
-            finalise(raw, ex.text, source=src, model=self.model, taxonomy=self.taxonomy, extra_warnings=ex.warnings)
+            finalise(
+                raw,
+                ex.text,
+                source=src,
+                model=self.model,
+                taxonomy=self.taxonomy,
+                extra_warnings=ex.warnings,
+                flags=ex.flags,
+                review=self.review,
+            )
             for (src, ex), raw in zip(items, raws, strict=True)
         ]
 

@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 
 from pydantic import BaseModel, Field
 
+from classifier.review import ReviewReason
+
 
 class Evidence(BaseModel):
     """A span of the extracted text that supports a label; `text == extracted[start:end]`."""
@@ -35,6 +37,10 @@ class ClassificationResult(BaseModel):
     scores: dict[str, float] = Field(description="Probability of every capability and risk-factor id.")
     text_chars: int = Field(ge=0, description="Length of the extracted text that was read.")
     warnings: list[str] = Field(default_factory=list)
+    review_required: bool = Field(
+        default=False, description="True when the reading cannot be trusted; `review_reasons` says why."
+    )
+    review_reasons: list[ReviewReason] = Field(default_factory=list, description="Why a person must review it.")
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from classifier.extract import Limits
 from classifier.resources import data_file
+from classifier.review import ReviewThresholds
 
 
 class Settings(BaseSettings):
@@ -34,8 +35,18 @@ class Settings(BaseSettings):
     max_chars: int = Field(default=400_000, ge=1000, description="Most characters of extracted text classified.")
     extraction_timeout_s: float = Field(default=30.0, gt=0, description="Wall-clock limit for extracting one file.")
 
+    # --- when a person must review the reading -------------------------------------------
+    review_min_words: int = Field(default=40, ge=0, description="Fewer words than this: review required.")
+    review_low_confidence: float = Field(
+        default=0.6, ge=0, le=1, description="Likeliest tier below this probability: review required."
+    )
+
     # --- screening policy --------------------------------------------------------------
     policy_path: Path = Field(default_factory=lambda: data_file("policy.yaml"), description="Screening policy YAML.")
+
+    @property
+    def review(self) -> ReviewThresholds:
+        return ReviewThresholds(min_words=self.review_min_words, low_confidence=self.review_low_confidence)
 
     @property
     def limits(self) -> Limits:

@@ -39,7 +39,12 @@ def build_state(settings: ServiceSettings, classifier: Classifier | None = None)
 
         torch.set_num_threads(settings.torch_threads)
     if classifier is None:
-        classifier = Classifier.load(settings.model, limits=settings.limits, batch_size=settings.inference_batch_size)
+        classifier = Classifier.load(
+            settings.model,
+            limits=settings.limits,
+            batch_size=settings.inference_batch_size,
+            review=settings.review,
+        )
     else:
         classifier.limits = settings.limits
     return AppState(

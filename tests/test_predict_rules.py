@@ -4,6 +4,7 @@ from typing import ClassVar
 
 from classifier.predict import decide_tier, finalise, read_tier
 from classifier.results import RawPrediction, ScoredSpan
+from classifier.review import ReviewThresholds
 from classifier.taxonomy import default_taxonomy
 
 TEXT = "Box X. It matches faces against a watch list. Police use it live in city squares."
@@ -58,11 +59,15 @@ def test_model_tier_above_capabilities_is_kept_but_flagged():
     assert any("reviewer should confirm" in w for w in d.warnings)
 
 
-def test_missing_evidence_and_low_confidence_are_warned():
+def test_missing_evidence_is_warned_and_low_confidence_asks_for_review():
     raw = _raw({"face_identification": 0.9}, {"minimal": 0.3, "limited": 0.2, "high": 0.4, "critical": 0.1}, {})
-    res = finalise(raw, TEXT, source="-", model=_Thresholds(), taxonomy=default_taxonomy())
-    joined = " ".join(res.warnings)
-    assert "no supporting span" in joined and "low confidence" in joined
+    res = finalise(
+        raw, TEXT, source="-", model=_Thresholds(), taxonomy=default_taxonomy(), review=ReviewThresholds(min_words=5)
+    )
+    assert "no supporting span" in " ".join(res.warnings)
+    assert res.review_required
+    assert [r.code for r in res.review_reasons] == ["low_confidence"]
+    assert "0.40" in res.review_reasons[0].message
 
 
 def test_recall_first_cut_reads_high_before_high_is_likeliest():

@@ -17,7 +17,13 @@ FACE_DATASHEET = [
     "enrolled persons and raises a blacklist alarm on the operator console within one second of a match.",
     "Typical users are police departments and public security bureaus running city-wide camera networks.",
 ]
-LENS_DATASHEET = ["Varifocal lens VL-2812", "Focal length 2.8-12 mm, F1.4, IR corrected, CS mount, metal housing."]
+LENS_DATASHEET = [
+    "Varifocal lens VL-2812",
+    "Focal length 2.8-12 mm, F1.4, IR corrected, CS mount, metal housing.",
+    "The lens suits box cameras with sensors up to one third of an inch and keeps focus when the scene moves "
+    "from daylight to infrared light at night. Zoom and focus are set by hand with two locking rings. "
+    "Operating temperature from minus twenty to fifty degrees; weight 85 grams; supplied with a mounting adapter.",
+]
 
 
 def _docx(paragraphs):

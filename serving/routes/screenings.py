@@ -97,7 +97,9 @@ def _store(state: AppState, principal: Principal, doc: DocumentInput, body: Scre
     ((extracted, result, status),) = classify_many(state, [doc])
     if not isinstance(result, ClassificationResult) or extracted is None:
         raise APIError(status, result.code, result.message)  # type: ignore[union-attr]
-    decision = state.policy.decide(result.tier, body.destination, body.end_user_type)
+    decision = state.policy.decide(
+        result.tier, body.destination, body.end_user_type, review_required=result.review_required
+    )
     with session_scope(state.sessions) as session:  # short write transaction, after the slow work
         row = create_screening(
             session,

@@ -52,7 +52,11 @@ def classify(
     limits = settings.limits
     try:
         clf = Classifier.load(
-            model or settings.model, limits=limits, batch_size=settings.inference_batch_size, extra=training_loaders()
+            model or settings.model,
+            limits=limits,
+            batch_size=settings.inference_batch_size,
+            extra=training_loaders(),
+            review=settings.review,
         )
     except ModelNotFoundError as exc:
         _fail(str(exc))
@@ -98,6 +102,8 @@ class _Writer:
                     "source",
                     "model_version",
                     "tier",
+                    "review_required",
+                    "review_reasons",
                     "capabilities",
                     "risk_factors",
                     "text_chars",
@@ -123,6 +129,8 @@ class _Writer:
                     r.source,
                     r.model_version,
                     r.tier,
+                    "yes" if r.review_required else "no",
+                    ";".join(x.code for x in r.review_reasons),
                     ";".join(d.id for d in r.capabilities),
                     ";".join(d.id for d in r.risk_factors),
                     r.text_chars,
@@ -136,6 +144,8 @@ class _Writer:
             risks = ", ".join(d.id for d in r.risk_factors) or "-"
             typer.echo(f"{r.tier:<9} {_short(r.source, 40):<40} {caps}")
             typer.echo(f"{'':<9} {'':<40} risk: {risks}")
+            for why in r.review_reasons:
+                typer.echo(f"{'':<9} {'':<40} NEEDS REVIEW: {why.message}")
             for w in r.warnings:
                 typer.echo(f"{'':<9} {'':<40} warning: {w}")
 
@@ -146,7 +156,9 @@ class _Writer:
         elif self.fmt == OutputFormat.json:
             self.items.append(rec)
         elif self.fmt == OutputFormat.csv:
-            self.csv.writerow([source, "", "", "", "", "", "", f"{code}: {message}", *([""] * len(self.label_ids))])
+            self.csv.writerow(
+                [source, "", "", "", "", "", "", "", "", f"{code}: {message}", *([""] * len(self.label_ids))]
+            )
         else:
             typer.echo(f"{'ERROR':<9} {_short(source, 40):<40} {message}")
 
