@@ -25,6 +25,7 @@ run: install
 lint: install
 	$(BIN)/ruff check classifier training serving surveilrisk tests
 	$(BIN)/ruff format --check classifier training serving surveilrisk tests
+	$(BIN)/lint-imports --no-cache
 
 typecheck: install
 	$(BIN)/mypy
