@@ -14,7 +14,8 @@ $(BIN)/.installed: pyproject.toml requirements.lock
 	# The CPU wheel of torch first: an unpinned torch would pull a multi-GB CUDA build.
 	$(BIN)/python -m pip install --quiet torch==2.13.0
 	$(BIN)/python -m pip install --quiet -r requirements.lock
-	$(BIN)/python -m pip install --quiet --no-deps -e .
+	# requirements.lock pins every extra (train, serve, dev), so the project itself needs no resolving.
+	$(BIN)/python -m pip install --quiet --no-deps -e ".[train,serve,dev]"
 	touch $@
 
 install: $(BIN)/.installed
@@ -25,6 +26,7 @@ run: install
 lint: install
 	$(BIN)/ruff check classifier training serving surveilrisk tests
 	$(BIN)/ruff format --check classifier training serving surveilrisk tests
+	$(BIN)/lint-imports --no-cache
 
 typecheck: install
 	$(BIN)/mypy

@@ -1,7 +1,8 @@
 """Where the files the code ships with are: the checkout's `data/` and `models/`, or the installed wheel.
 
 A checkout reads `data/taxonomy.yaml`, `data/policy.yaml` and `models/shipped/` in place; an
-installed wheel carries copies of them under `classifier/resources/` (see pyproject.toml).
+installed wheel carries them as `classifier/shipped/` (taxonomy, policy) and `classifier/shipped/model/`
+(mapped from the same files in pyproject.toml).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ def in_checkout() -> bool:
 
 
 def _packaged(*parts: str) -> Path:
-    return Path(str(files("classifier"))).joinpath("resources", *parts)
+    return Path(str(files("classifier"))).joinpath("shipped", *parts)
 
 
 def data_file(name: str) -> Path:

@@ -23,23 +23,6 @@ class NormalisedText:
 
     text: str
     source_index: tuple[int, ...]
-    source_end: int = 0
-
-    def to_source(self, start: int, end: int) -> tuple[int, int]:
-        """Map a span of the normalised text back to the raw text."""
-        if start >= end:
-            pos = self.source_index[start] if start < len(self.source_index) else self.source_end
-            return pos, pos
-        return self.source_index[start], self.source_index[end - 1] + 1
-
-    def from_source(self, start: int, end: int) -> tuple[int, int]:
-        """Map a raw-text span to the smallest normalised span covering what survived of it."""
-        idx = self.source_index
-        lo = next((i for i, s in enumerate(idx) if s >= start), len(idx))
-        hi = lo
-        while hi < len(idx) and idx[hi] < end:
-            hi += 1
-        return lo, hi
 
 
 def normalise(raw: str) -> NormalisedText:
@@ -84,7 +67,7 @@ def normalise(raw: str) -> NormalisedText:
     while out and out[-1] in " \n":
         out.pop()
         src.pop()
-    return NormalisedText("".join(out), tuple(src), n)
+    return NormalisedText("".join(out), tuple(src))
 
 
 @dataclass(frozen=True)

@@ -218,6 +218,49 @@ def test_jsonl_round_trip_and_dataset_dict(tmp_path):
     assert row["evidence"][0]["label"] == "face_identification"
 
 
+def test_export_hf_writes_the_corpus_that_load_from_disk_reads_back(tmp_path):
+    from collections import Counter
+
+    from datasets import load_from_disk
+    from typer.testing import CliRunner
+
+    from surveilrisk.cli import app
+    from training.corpus import load_corpus
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    several = doc(
+        "d",
+        "It matches faces and reads number plates in real time.",
+        "high",
+        {"face_identification": "matches faces", "license_plate_recognition": "number plates", "real_time": "real"},
+    )
+    docs = [*_corpus(), several]
+    write_jsonl(corpus / "written.jsonl", docs)
+    out = tmp_path / "hf"
+
+    res = CliRunner().invoke(app, ["data", "export-hf", str(out), "--corpus-dir", str(corpus)])
+    assert res.exit_code == 0, res.output
+
+    dd = load_from_disk(str(out))
+    by_id = {d.id: d for d in load_corpus(corpus)}
+    counts = {s: len(dd[s]) for s in dd}
+    assert counts == dict(Counter(d.split for d in docs)) == {"train": 2, "validation": 1, "test": 1}
+    assert len(by_id["d"].capabilities) == 2 and by_id["d"].risk_factors == ["real_time"]
+    for split in dd:
+        feats = dd[split].features
+        for row in dd[split]:
+            want = by_id[row["id"]]
+            assert want.split == split
+            assert feats["tier"].int2str(row["tier"]) == want.tier
+            assert [feats["capabilities"].feature.int2str(i) for i in row["capabilities"]] == want.capabilities
+            assert [feats["risk_factors"].feature.int2str(i) for i in row["risk_factors"]] == want.risk_factors
+            assert row["text"] == want.text
+
+    again = CliRunner().invoke(app, ["data", "export-hf", str(out), "--corpus-dir", str(corpus)])
+    assert again.exit_code == 2 and "already exists" in again.output
+
+
 def test_bad_jsonl_line_names_the_line(tmp_path):
     path = tmp_path / "bad.jsonl"
     path.write_text(json.dumps({"id": "x"}) + "\n")

@@ -11,10 +11,9 @@ from training.evaluate import evaluate, golds_for_split
 
 pytestmark = pytest.mark.slow
 
-# Issue 3's bar on the test split: capability macro F1 >= 0.85, tier accuracy >= 0.85 and recall
-# of high+critical documents >= 0.95. The shipped model measured 0.865 / 0.855 / 0.963 on the
-# current test split (289 documents, measured once), so the floors are the bar itself: a
-# retrained model that falls below it fails here before it can be shipped.
+# The release bar on the test split: capability macro F1, tier accuracy and recall of high+critical
+# documents. The floors are the bar itself, so a retrained model that falls below it fails here
+# before it can be shipped; the shipped model's own figures are in training/configs/COMPARISON.md.
 CAPABILITY_MACRO_F1_FLOOR = 0.85
 TIER_ACCURACY_FLOOR = 0.85
 HIGH_CRITICAL_RECALL_FLOOR = 0.95

@@ -1,4 +1,8 @@
-"""The corpus as a Hugging Face `DatasetDict` with typed features."""
+"""The corpus as a Hugging Face `DatasetDict` with typed features, for `surveilrisk data export-hf`.
+
+Label columns are `ClassLabel` lists in taxonomy order, so a notebook or another trainer gets the
+label names with the data instead of re-reading the taxonomy.
+"""
 
 from __future__ import annotations
 
@@ -43,11 +47,8 @@ def to_dataset_dict(docs: Sequence[Document], taxonomy: Taxonomy | None = None) 
     return DatasetDict({s: Dataset.from_list(by_split[s], features=features) for s in SPLITS if s in by_split})
 
 
-def load_dataset_dict(corpus_dir: Path = CORPUS_DIR, extra: Sequence[Path] = ()) -> DatasetDict:
-    """The corpus plus optional extra JSONL files (reviewer corrections) as a `DatasetDict`."""
-    from training.corpus import read_jsonl
-
-    docs = load_corpus(corpus_dir)
-    for path in extra:
-        docs.extend(read_jsonl(path))
-    return to_dataset_dict(docs)
+def export_corpus(out: Path, corpus_dir: Path = CORPUS_DIR) -> DatasetDict:
+    """Write the corpus to `out` with `DatasetDict.save_to_disk` (read it back with `load_from_disk`)."""
+    dataset = to_dataset_dict(load_corpus(corpus_dir))
+    dataset.save_to_disk(str(out))
+    return dataset

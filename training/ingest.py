@@ -122,33 +122,3 @@ def ingest_folder(folder: Path | str, prefix: str | None = None, taxonomy: Taxon
         except (ValueError, TaxonomyError, yaml.YAMLError, AttributeError, TypeError) as exc:
             result.errors.append(f"{path}: {exc}")
     return result
-
-
-def main(argv: list[str] | None = None) -> int:
-    """`python -m training.ingest FOLDER...`: report problems and statistics of drafts."""
-    import sys
-    from collections import Counter
-
-    folders = argv if argv is not None else sys.argv[1:]
-    status = 0
-    for folder in folders:
-        res = ingest_folder(folder)
-        for err in res.errors:
-            print("ERROR", err)
-        if res.errors:
-            status = 1
-        labels = Counter(lab for d in res.documents for lab in d.labels)
-        tiers = Counter(d.tier for d in res.documents)
-        words = [len(d.text.split()) for d in res.documents]
-        print(f"{folder}: {len(res.documents)} ok, {len(res.errors)} with errors")
-        print("  tiers:", dict(tiers))
-        print("  labels:", dict(sorted(labels.items())))
-        print("  hard negatives:", sum(1 for d in res.documents if d.hard_negative_of))
-        print("  doc types:", dict(Counter(d.doc_type for d in res.documents)))
-        if words:
-            print(f"  words: min {min(words)}, max {max(words)}, mean {sum(words) / len(words):.0f}")
-    return status
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -60,7 +60,3 @@ def assign_splits(docs: Sequence[Document], shares: dict[str, float] | None = No
         for k in ks:
             have[best][k] += 1
     return out
-
-
-def apply_splits(docs: Sequence[Document], mapping: dict[str, str]) -> list[Document]:
-    return [d.model_copy(update={"split": mapping[d.group]}) for d in docs]

@@ -14,7 +14,7 @@ from training.corpus import DOC_TYPES, SPLITS, Document
 
 @dataclass(frozen=True)
 class CorpusRequirements:
-    """The corpus minimums of the foundation issue; tests pass smaller ones for tiny corpora."""
+    """The minimums the project's corpus must meet; tests pass smaller ones for tiny corpora."""
 
     min_documents: int = 1000
     min_written: int = 400

@@ -11,7 +11,7 @@ import typer
 from surveilrisk.commands.common import fail as _fail
 
 data_app = typer.Typer(
-    help="Corpus and real-set tools: ingest, split, compose, check, card, real.", no_args_is_help=True
+    help="Corpus and real-set tools: ingest, split, compose, check, card, export-hf, real.", no_args_is_help=True
 )
 
 
@@ -116,6 +116,28 @@ def data_card(
         return
     card.write_text(updated, encoding="utf-8")
     typer.echo(f"updated {card}")
+
+
+@data_app.command("export-hf")
+def data_export_hf(
+    out: Annotated[Path, typer.Argument(help="Folder to write the dataset to (must not exist yet).")],
+    corpus_dir: Annotated[Path | None, typer.Option(help="Corpus folder (default data/corpus).")] = None,
+) -> None:
+    """Write the corpus as a Hugging Face DatasetDict (train/validation/test) with `save_to_disk`."""
+    from datasets import disable_progress_bars
+
+    from training.corpus import CORPUS_DIR
+    from training.datasets import export_corpus
+
+    disable_progress_bars()
+    if out.exists():
+        _fail(f"{out} already exists; give a new folder", 2)
+    try:
+        dataset = export_corpus(out, corpus_dir or CORPUS_DIR)
+    except ValueError as exc:
+        _fail(str(exc), 1)
+    counts = ", ".join(f"{split} {len(rows)}" for split, rows in dataset.items())
+    typer.echo(f"wrote {out}: {counts}")
 
 
 def _exclusion_problems(docs: list) -> list[str]:  # type: ignore[type-arg]
