@@ -382,8 +382,10 @@ def verify(session: Session, keyring: Keyring | None, anchor_path: Path | None) 
     if missing:
         problems.append(f"append-only triggers missing: {', '.join(missing)} (the audit tables can be edited)")
     for ev in session.scalars(select(AuditEvent).where(AuditEvent.event == "triggers_restored")):
-        notes.append(f"{ev.created_at:%Y-%m-%d %H:%M} start-up found triggers missing and restored them: "
-                     f"{', '.join(ev.details.get('missing', []))}")
+        notes.append(
+            f"{ev.created_at:%Y-%m-%d %H:%M} start-up found triggers missing and restored them: "
+            f"{', '.join(ev.details.get('missing', []))}"
+        )
     problems.extend(key_problems(session))
     if keyring is not None and anchor_path is not None:
         anchors = read_anchor(anchor_path, keyring)
@@ -403,9 +405,7 @@ def verify(session: Session, keyring: Keyring | None, anchor_path: Path | None) 
                 )
             for seq, h in sorted(heads.items()):
                 if seq in hashes and not hmac.compare_digest(hashes[seq], h):
-                    problems.append(
-                        f"{table}: row seq={seq} differs from its anchored hash (the chain was rewritten)"
-                    )
+                    problems.append(f"{table}: row seq={seq} differs from its anchored hash (the chain was rewritten)")
                     break
             if top > anchored_top:
                 notes.append(

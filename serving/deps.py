@@ -25,6 +25,7 @@ from serving.settings import ServiceSettings
 
 log = logging.getLogger("surveilrisk.api")
 
+
 @dataclass
 class AppState:
     """Everything loaded once per process at start-up."""
@@ -87,9 +88,7 @@ def get_principal(request: Request, state: StateDep) -> Principal:
     if principal is None:
         if throttle is not None and (lock := throttle.failed(client)):
             log.warning("locked out %s for %.0f s after repeated failed API keys", client, lock)
-            raise APIError(
-                429, "too_many_requests", f"too many failed API keys; wait {lock:.0f} s", retry_after(lock)
-            )
+            raise APIError(429, "too_many_requests", f"too many failed API keys; wait {lock:.0f} s", retry_after(lock))
         raise APIError(401, "unauthorized", "the API key is unknown or revoked", {"WWW-Authenticate": "Bearer"})
     limiter = state.rate_limiter
     if limiter is not None and (wait := limiter.take(principal.key_id)):

@@ -5,6 +5,8 @@ One pure ASGI middleware wraps the whole app:
 - the body is counted as it arrives (chunked bodies included) and refused with 413 as soon as
   it passes the route's limit, never buffered whole first;
 - a client that stops sending its body for `body_idle_timeout_s` gets 408;
+- a refused body looks like a disconnect to the app (so no layer inside can turn it into a 500
+  or a 400), and this middleware sends the 413/408 itself;
 - every request runs under a `classifier.budget.Budget`: its deadline (`request_timeout_s`) and
   a flag set when the client disconnects, which the slow work (extraction, batches) checks so
   it stops instead of running on unseen;
@@ -17,9 +19,9 @@ import asyncio
 import json
 import logging
 from collections.abc import Awaitable, Callable, MutableMapping
+from dataclasses import dataclass
 from typing import Any
 
-from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect
 
 from classifier import budget as budgets
@@ -37,15 +39,11 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 UPLOAD_ROUTES = {("POST", "/v1/classify"), ("POST", "/v1/classify/batch"), ("POST", "/v1/screenings")}
 
 
-class BodyTooLarge(HTTPException):
-    def __init__(self, limit: int) -> None:
-        super().__init__(413, f"the request body is over the limit of {limit:,} bytes for this route")
-        self.limit = limit
-
-
-class BodyTimeout(HTTPException):
-    def __init__(self, seconds: float) -> None:
-        super().__init__(408, f"the request body stalled for more than {seconds:g} s (body_idle_timeout_s)")
+@dataclass(frozen=True)
+class Refusal:
+    status: int
+    code: str
+    message: str
 
 
 def body_limit(settings: ServiceSettings, method: str, path: str) -> int:
@@ -96,7 +94,13 @@ class RequestLimits:
         started = False
 
         async def tracked_send(message: Message) -> None:
+            # Once the body was refused, whatever the app answers (it saw a disconnect) is replaced.
             nonlocal started
+            if guard.refusal is not None:
+                if message["type"] == "http.response.start" and not started:
+                    started = True
+                    await _send_error(send, guard.refusal.status, guard.refusal.code, guard.refusal.message)
+                return
             if message["type"] == "http.response.start":
                 started = True
             await send(message)
@@ -106,13 +110,26 @@ class RequestLimits:
         try:
             with budgets.use(budget):
                 await self.app(scope, guard.receive, tracked_send)
-        except (ClientDisconnect, OSError) as exc:
+        except BaseException as exc:
+            if not _is_disconnect(exc) and guard.refusal is None:
+                raise
             budget.cancelled.set()
-            log.info("client left during %s %s (%s)", scope["method"], scope["path"], type(exc).__name__)
-            if not started and not guard.disconnected:
-                await _send_error(send, 400, "bad_request", "the request could not be read")
+            if guard.refusal is None:
+                log.info("client left during %s %s", scope["method"], scope["path"])
         finally:
             guard.stop()
+        if guard.refusal is not None and not started:
+            log.info("refused %s %s: %s", scope["method"], scope["path"], guard.refusal.message)
+            await _send_error(send, guard.refusal.status, guard.refusal.code, guard.refusal.message)
+
+
+def _is_disconnect(exc: BaseException) -> bool:
+    """A client disconnect, possibly wrapped in exception groups by middleware task groups."""
+    if isinstance(exc, ClientDisconnect | ConnectionError):
+        return True
+    if isinstance(exc, BaseExceptionGroup):
+        return all(_is_disconnect(e) for e in exc.exceptions)
+    return False
 
 
 class _Guard:
@@ -126,6 +143,7 @@ class _Guard:
         self.body_done = False
         self.disconnected = False
         self.budget: budgets.Budget | None = None
+        self.refusal: Refusal | None = None
         self._watcher: asyncio.Task[None] | None = None
         self._gone = asyncio.Event()
 
@@ -134,14 +152,20 @@ class _Guard:
             # After the body, the watcher owns the real receive; callers learn of a disconnect from it.
             await self._gone.wait()
             return {"type": "http.disconnect"}
+        if self.refusal is not None:
+            return {"type": "http.disconnect"}
         try:
             message = await asyncio.wait_for(self.inner(), timeout=self.settings.body_idle_timeout_s)
         except TimeoutError:
-            raise BodyTimeout(self.settings.body_idle_timeout_s) from None
+            seconds = self.settings.body_idle_timeout_s
+            return self._refuse(
+                408, "request_timeout", f"the request body stalled for more than {seconds:g} s (body_idle_timeout_s)"
+            )
         if message["type"] == "http.request":
             self.received += len(message.get("body", b""))
             if self.received > self.limit:
-                raise BodyTooLarge(self.limit)
+                message_text = f"the request body is over the limit of {self.limit:,} bytes for this route"
+                return self._refuse(413, "payload_too_large", message_text)
             if not message.get("more_body", False):
                 self.body_done = True
                 self._watcher = asyncio.ensure_future(self._watch())
@@ -156,6 +180,13 @@ class _Guard:
             message = {"type": "http.disconnect"}
         if message["type"] == "http.disconnect":
             self._mark_gone()
+
+    def _refuse(self, status: int, code: str, message: str) -> Message:
+        """Stop reading: the app sees a disconnect, the middleware answers with this error."""
+        self.refusal = Refusal(status, code, message)
+        if self.budget is not None:
+            self.budget.cancelled.set()
+        return {"type": "http.disconnect"}
 
     def _mark_gone(self) -> None:
         self.disconnected = True

@@ -99,9 +99,7 @@ def clean_filename(name: str | None, max_chars: int = 255) -> str | None:
     if name is None:
         return None
     name = name.replace("\\", "/").rsplit("/", 1)[-1]
-    kept = [
-        c for c in name if c not in _BIDI and unicodedata.category(c) not in {"Cc", "Cf", "Cs", "Co", "Zl", "Zp"}
-    ]
+    kept = [c for c in name if c not in _BIDI and unicodedata.category(c) not in {"Cc", "Cf", "Cs", "Co", "Zl", "Zp"}]
     cleaned = " ".join("".join(kept).split())[:max_chars].strip()
     return cleaned or "upload"
 

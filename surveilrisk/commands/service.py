@@ -54,6 +54,18 @@ class _Server:
         return Server(config)
 
 
+def _log_to_stderr() -> None:
+    """The service's own log lines (refusals, lockouts, audit start-up checks) next to uvicorn's."""
+    import logging
+
+    logger = logging.getLogger("surveilrisk")
+    if not logger.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(levelname)s:     [%(name)s] %(message)s"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+
+
 def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
@@ -87,18 +99,8 @@ def serve(
         typer.echo("First start: created an admin API key. It is shown only now; store it safely:")
         typer.echo(f"    {secret}")
         typer.echo("=" * 72)
-    typer.echo(f"SurveilRisk on http://{host}:{port}/  (API docs: /docs)", nl=True)
-    config = uvicorn.Config(
-        "serving.asgi:app",
-        host=host,
-        port=port,
-        workers=workers,
-        log_level="info",
-        timeout_keep_alive=settings.server_keepalive_s,
-        limit_concurrency=settings.server_limit_concurrency,
-        timeout_graceful_shutdown=settings.server_graceful_shutdown_s,
-        h11_max_incomplete_event_size=64 * 1024,  # request line + headers
-    )
+    typer.echo(f"SurveilRisk on http://{host}:{port}/  (API docs: /docs)")
+    _log_to_stderr()
     if workers > 1:
         # The multiprocess supervisor drains its workers on SIGTERM the same way.
         uvicorn.run(
@@ -112,6 +114,16 @@ def serve(
             timeout_graceful_shutdown=settings.server_graceful_shutdown_s,
         )
         return
+    config = uvicorn.Config(
+        "serving.asgi:app",
+        host=host,
+        port=port,
+        log_level="info",
+        timeout_keep_alive=settings.server_keepalive_s,
+        limit_concurrency=settings.server_limit_concurrency,
+        timeout_graceful_shutdown=settings.server_graceful_shutdown_s,
+        h11_max_incomplete_event_size=64 * 1024,  # request line + headers
+    )
     _Server.make(config).run()
 
 
