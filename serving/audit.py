@@ -138,8 +138,13 @@ class Anchor:
         self._lock = threading.Lock()
 
     def _line(self, table: str, seq: int, row_hash: str) -> str:
-        entry = {"table": table, "seq": seq, "hash": row_hash, "at": datetime.now(UTC).isoformat(), "key": ""}
-        entry["key"] = self.keyring.current
+        entry: dict[str, object] = {
+            "table": table,
+            "seq": seq,
+            "hash": row_hash,
+            "at": datetime.now(UTC).isoformat(),
+            "key": self.keyring.current,
+        }
         body = json.dumps(entry, sort_keys=True, separators=(",", ":"))
         entry["mac"] = self.keyring.mac(body.encode())
         return json.dumps(entry, sort_keys=True, separators=(",", ":")) + "\n"
@@ -347,8 +352,7 @@ def ensure_triggers(engine: Engine, session: Session, repair: bool) -> list[str]
             "Run `surveilrisk audit verify`, then restart with SURVEILRISK_AUDIT_REPAIR_TRIGGERS=true to restore them"
         )
     log.error("append-only triggers were missing and are restored: %s", ", ".join(missing))
-    with engine.begin() as conn:
-        create_triggers(conn, missing)
+    create_triggers(session.connection(), missing)  # in the session's (write) transaction, with the event
     record_event(session, "triggers_restored", details={"missing": missing}, actor_name="start-up")
     return missing
 
