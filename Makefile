@@ -6,7 +6,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install run test test-fast lint typecheck data-check baselines train bench clean
+.PHONY: install run test test-fast lint typecheck audit-deps data-check baselines train bench clean
 
 $(BIN)/.installed: pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -31,8 +31,13 @@ lint: install
 typecheck: install
 	$(BIN)/mypy
 
+# Known-vulnerable pins (pip-audit against the PyPI advisory database); offline it reports that
+# nothing was checked and does not fail.
+audit-deps: install
+	$(BIN)/python .ci/audit_deps.py
+
 # Everything, slow and browser tests included: this is what CI runs.
-test: lint typecheck
+test: lint typecheck audit-deps
 	$(BIN)/python -m pytest
 
 # Quick loop while developing: skips tests marked slow.

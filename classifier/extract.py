@@ -1,7 +1,9 @@
 """Bytes of an uploaded document → normalised plain text, with limits and clear errors.
 
-PDF, DOCX and HTML parsing runs in a separate process with a wall-clock limit, so a
-hostile file cannot hang the caller; plain text is decoded in-process.
+PDF, DOCX and HTML parsing runs in a separate process with a wall-clock limit and a memory
+limit, a few at a time, so a hostile file cannot hang or exhaust the caller; plain text is
+decoded in-process. Text is capped while it is read (per PDF page, per ZIP member, per HTML
+node), so normalisation never sees more than a bounded amount.
 """
 
 from __future__ import annotations
@@ -10,30 +12,30 @@ import hashlib
 import io
 import multiprocessing as mp
 import re
+import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from classifier import budget
+from classifier.confusables import fold
 from classifier.language import english_warning
+from classifier.sniff import BY_SUFFIX as _BY_SUFFIX
+from classifier.sniff import (
+    DOCX,
+    HTML,
+    MARKDOWN,
+    PDF,
+    SUPPORTED_MEDIA_TYPES,  # noqa: F401  (re-exported)
+    TEXT,
+    UnsupportedContent,
+    looks_binary,
+    sniff,
+)
 from classifier.text import normalise
 
-PDF = "application/pdf"
-DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
-HTML = "text/html"
-TEXT = "text/plain"
-MARKDOWN = "text/markdown"
-SUPPORTED_MEDIA_TYPES = (PDF, DOCX, HTML, TEXT, MARKDOWN)
-_BY_SUFFIX = {
-    ".pdf": PDF,
-    ".docx": DOCX,
-    ".html": HTML,
-    ".htm": HTML,
-    ".xhtml": HTML,
-    ".txt": TEXT,
-    ".text": TEXT,
-    ".md": MARKDOWN,
-    ".markdown": MARKDOWN,
-}
 SUPPORTED_SUFFIXES = tuple(_BY_SUFFIX)
+HIDDEN_CONTENT = "hidden_content_dropped"
 
 
 class ExtractionError(Exception):
@@ -50,10 +52,32 @@ class ExtractionError(Exception):
 
 @dataclass(frozen=True)
 class Limits:
+    """Every bound on reading one document; the service fills it from its settings."""
+
     max_bytes: int = 20 * 1024 * 1024
     max_pages: int = 300
     max_chars: int = 400_000
     timeout_s: float = 30.0
+    memory_mb: int = 1024  # address-space limit of the parsing child (RLIMIT_AS)
+    max_parallel_parses: int = 2  # parsing children alive at once in this process
+    max_zip_entries: int = 2000
+    max_zip_member_bytes: int = 64 * 1024 * 1024  # inflated size of one DOCX member
+    max_zip_total_bytes: int = 256 * 1024 * 1024  # inflated size of all DOCX members together
+
+    @property
+    def read_chars(self) -> int:
+        """Raw characters read before normalising: normalising shrinks text, so read twice what is kept."""
+        return 2 * self.max_chars
+
+
+@dataclass
+class RawText:
+    """What a reader returns: raw text (already capped), page count and warnings."""
+
+    text: str
+    pages: int | None = None
+    warnings: list[str] = field(default_factory=list)
+    truncated: bool = False
 
 
 @dataclass
@@ -70,80 +94,119 @@ class Extracted:
     flags: list[str] = field(default_factory=list)  # codes from classifier.review.REASONS
 
 
-def detect_media_type(data: bytes, filename: str | None = None, declared: str | None = None) -> str:
-    """Trust the bytes first, then the file name, then the declared type."""
-    head = data[:2048].lstrip()
-    if head.startswith(b"%PDF"):
-        return PDF
-    if data[:4] == b"PK\x03\x04":
-        if b"word/" in data[:65536] or (filename or "").lower().endswith(".docx"):
-            return DOCX
-        raise ExtractionError(
-            "unsupported_media_type", "this is a ZIP archive but not a Word .docx file; upload PDF, DOCX, HTML or text"
-        )
-    suffix = Path(filename or "").suffix.lower()
-    if suffix in _BY_SUFFIX:
-        return _BY_SUFFIX[suffix]
-    base = (declared or "").split(";")[0].strip().lower()
-    if base in SUPPORTED_MEDIA_TYPES:
-        return base
-    lowered = head[:512].lower()
-    if lowered.startswith((b"<!doctype html", b"<html")) or b"<body" in lowered:
-        return HTML
-    if _looks_binary(data):
-        what = f" ({base})" if base else ""
-        raise ExtractionError(
-            "unsupported_media_type",
-            f"unsupported file type{what}: upload a PDF, DOCX, HTML, TXT or Markdown file",
-        )
-    return TEXT
+def detect_media_type(
+    data: bytes, filename: str | None = None, declared: str | None = None, limits: Limits | None = None
+) -> str:
+    """Trust the bytes first; the name and declared type only choose between HTML and plain text."""
+    try:
+        return sniff(data, filename, declared, max_zip_entries=(limits or Limits()).max_zip_entries)
+    except UnsupportedContent as exc:
+        raise ExtractionError("unsupported_media_type", str(exc)) from None
 
 
 def _looks_binary(data: bytes) -> bool:
-    sample = data[:4096]
-    if not sample:
-        return False
-    if sample.startswith((b"\xff\xfe", b"\xfe\xff", b"\xef\xbb\xbf")):
-        return False
-    control = sum(1 for b in sample if b < 9 or 13 < b < 32)
-    return b"\x00" in sample or control / len(sample) > 0.05
+    return looks_binary(data)
 
 
 def decode_text(data: bytes) -> str:
     """Decode text files written by real editors: UTF-8 (with or without BOM), UTF-16, cp1252."""
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return data.decode("utf-16")
+        return data.decode("utf-16", errors="replace")
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError:
         return data.decode("cp1252", errors="replace")
 
 
-def _pdf_text(data: bytes, max_pages: int) -> tuple[str, int]:
+class _Collector:
+    """Accumulates text pieces up to a character budget, remembering that it cut."""
+
+    def __init__(self, budget_chars: int) -> None:
+        self.parts: list[str] = []
+        self.left = budget_chars
+        self.truncated = False
+
+    def add(self, piece: str) -> bool:
+        """Add a piece; False once the budget is spent (callers stop reading)."""
+        if self.left <= 0:
+            self.truncated = self.truncated or bool(piece)
+            return False
+        if len(piece) > self.left:
+            piece = piece[: self.left]
+            self.truncated = True
+        self.parts.append(piece)
+        self.left -= len(piece)
+        return self.left > 0
+
+    def text(self, sep: str = "") -> str:
+        return sep.join(self.parts)
+
+
+def _pdf_text(data: bytes, limits: Limits) -> RawText:
     from pypdf import PdfReader
-    from pypdf.errors import PdfReadError
+    from pypdf.errors import PdfReadError, PyPdfError
 
     try:
         reader = PdfReader(io.BytesIO(data))
         if reader.is_encrypted and not reader.decrypt(""):
             raise ExtractionError("encrypted_document", "the PDF is password-protected; upload an unlocked copy")
         n = len(reader.pages)
-        if n > max_pages:
+        if n > limits.max_pages:
             raise ExtractionError(
                 "too_many_pages",
-                f"the PDF has {n} pages, more than the limit of {max_pages}; split it or raise the limit",
+                f"the PDF has {n} pages, more than the limit of {limits.max_pages}; split it or raise the limit",
             )
-        texts = [page.extract_text() or "" for page in reader.pages]
+        out = _Collector(limits.read_chars)
+        for page in reader.pages:
+            # Each page's text is cut to what is still wanted before the next page is read.
+            if not out.add(((page.extract_text() or "").strip()) + "\n\n"):
+                break
     except ExtractionError:
         raise
-    except (PdfReadError, ValueError, KeyError, TypeError, OSError, RecursionError) as exc:
+    except (PdfReadError, PyPdfError, ValueError, KeyError, TypeError, OSError, RecursionError) as exc:
         raise ExtractionError(
             "unreadable_document", f"the PDF could not be read ({type(exc).__name__}); is it damaged?"
         ) from exc
-    return "\n\n".join(t.strip() for t in texts), n
+    return RawText(out.text(), n, truncated=out.truncated)
 
 
-def _docx_text(data: bytes) -> str:
+def check_zip(data: bytes, limits: Limits) -> None:
+    """Refuse a ZIP whose directory declares too many members or too much inflated data.
+
+    Python's zipfile never inflates a member beyond the size its directory entry declares,
+    so checking the declared sizes bounds what any later reader can inflate.
+    """
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as zf:
+            infos = zf.infolist()
+    except (zipfile.BadZipFile, ValueError, EOFError, OSError) as exc:
+        raise ExtractionError("unreadable_document", "the DOCX could not be read (damaged ZIP package)") from exc
+    if len(infos) > limits.max_zip_entries:
+        raise ExtractionError(
+            "document_too_complex",
+            f"the DOCX holds {len(infos):,} parts, more than the limit of {limits.max_zip_entries:,}",
+        )
+    total = 0
+    for info in infos:
+        if info.file_size > limits.max_zip_member_bytes:
+            raise ExtractionError(
+                "document_too_complex",
+                f"the DOCX part {info.filename[:80]!r} inflates to {info.file_size:,} bytes, over the limit of "
+                f"{limits.max_zip_member_bytes:,} (max_zip_member_bytes); is it a ZIP bomb?",
+            )
+        total += info.file_size
+    if total > limits.max_zip_total_bytes:
+        raise ExtractionError(
+            "document_too_complex",
+            f"the DOCX inflates to {total:,} bytes in all, over the limit of {limits.max_zip_total_bytes:,} "
+            "(max_zip_total_bytes)",
+        )
+
+
+def _docx_text(data: bytes, limits: Limits) -> RawText:
+    check_zip(data, limits)
     import docx
     from docx.table import Table
     from docx.text.paragraph import Paragraph
@@ -154,21 +217,27 @@ def _docx_text(data: bytes) -> str:
         raise ExtractionError(
             "unreadable_document", f"the DOCX could not be read ({type(exc).__name__}); is it damaged?"
         ) from exc
-    lines: list[str] = []
-    for section in document.sections:
-        lines.extend(p.text for p in section.header.paragraphs if p.text.strip())
-    for block in document.iter_inner_content():
-        if isinstance(block, Paragraph):
-            lines.append(block.text)
-        elif isinstance(block, Table):
-            for row in block.rows:
-                cells: list[str] = []
-                for cell in row.cells:
-                    value = cell.text.strip()
-                    if value and (not cells or cells[-1] != value):  # merged cells repeat
-                        cells.append(value)
-                lines.append(" | ".join(cells))
-    return "\n".join(lines)
+    out = _Collector(limits.read_chars)
+
+    def lines() -> object:
+        for section in document.sections:
+            yield from (p.text for p in section.header.paragraphs if p.text.strip())
+        for block in document.iter_inner_content():
+            if isinstance(block, Paragraph):
+                yield block.text
+            elif isinstance(block, Table):
+                for row in block.rows:
+                    cells: list[str] = []
+                    for cell in row.cells:
+                        value = cell.text.strip()
+                        if value and (not cells or cells[-1] != value):  # merged cells repeat
+                            cells.append(value)
+                    yield " | ".join(cells)
+
+    for line in lines():  # type: ignore[attr-defined]
+        if not out.add(line + "\n"):
+            break
+    return RawText(out.text(), truncated=out.truncated)
 
 
 _BLOCK_TAGS = {
@@ -218,67 +287,105 @@ def _html_decode(data: bytes) -> str:
     return re.sub(r"^\s*<\?xml[^>]*\?>", "", text)
 
 
-def _html_text(data: bytes) -> str:
+def _html_text(data: bytes, limits: Limits) -> RawText:
     import lxml.html
     from lxml import etree
 
+    # huge_tree lifts libxml2's depth (256) and attribute-size limits that otherwise drop text
+    # silently; what is still dropped (deeper than 2048) is reported, not ignored.
+    parser = lxml.html.HTMLParser(huge_tree=True, no_network=True, remove_comments=True, remove_pis=True)
     try:
-        root = lxml.html.document_fromstring(_html_decode(data))
+        root = lxml.html.document_fromstring(_html_decode(data), parser=parser)
     except (etree.ParserError, ValueError) as exc:
         raise ExtractionError("unreadable_document", "the HTML page could not be parsed") from exc
+    warnings = []
+    if any(e.type_name == "ERR_RESOURCE_LIMIT" or "XML_PARSE_HUGE" in e.message for e in parser.error_log):
+        warnings.append(
+            f"{HIDDEN_CONTENT}: the HTML parser dropped content beyond its nesting or size limits; part of the "
+            "page was not read; review the original page"
+        )
     for bad in root.xpath("//script|//style|//noscript|//template|//svg|//head"):
         bad.drop_tree()
-    parts: list[str] = []
+    out = _Collector(limits.read_chars)
 
     def flow(s: str, pre: bool) -> str:
         # Outside <pre>, HTML treats any run of whitespace as one space.
         return s if pre else re.sub(r"\s+", " ", s)
 
-    def walk(el: etree._Element, pre: bool = False) -> None:
+    # Depth-first walk with an explicit stack: pages nest deeper than Python's recursion limit.
+    stack: list[tuple[etree._Element, bool, bool, bool]] = [(root, False, False, False)]  # el, pre, closing, tail
+    while stack:
+        el, pre, closing, with_tail = stack.pop()
         tag = el.tag if isinstance(el.tag, str) else ""
-        pre = pre or tag == "pre"
-        block = tag in _BLOCK_TAGS
-        if block:
-            parts.append("\n")
-        if tag in {"td", "th"}:
-            parts.append(" | ")
-        if el.text and isinstance(el.tag, str):
-            parts.append(flow(el.text, pre))
-        for child in el:
-            walk(child, pre)
-            if child.tail:
-                parts.append(flow(child.tail, pre))
-        if block:
-            parts.append("\n")
-
-    walk(root)
-    text = "".join(parts)
-    text = re.sub(r"(?m)^[ \t]*\|\s*", "", text)
-    return text
+        if closing:
+            if tag in _BLOCK_TAGS and not out.add("\n"):
+                break
+            if with_tail and el.tail and not out.add(flow(el.tail, pre)):
+                break
+            continue
+        inner = pre or tag == "pre"
+        if tag in _BLOCK_TAGS and not out.add("\n"):
+            break
+        if tag in {"td", "th"} and not out.add(" | "):
+            break
+        if el.text and isinstance(el.tag, str) and not out.add(flow(el.text, inner)):
+            break
+        stack.append((el, pre, True, el is not root))
+        stack.extend((child, inner, False, False) for child in reversed(el))
+    text = re.sub(r"(?m)^[ \t]*\|\s*", "", out.text())
+    return RawText(text, warnings=warnings, truncated=out.truncated)
 
 
-def _extract_in_process(data: bytes, media_type: str, max_pages: int) -> tuple[str, int | None]:
+def _plain_text(data: bytes, limits: Limits) -> RawText:
+    text = decode_text(data)
+    truncated = len(text) > limits.read_chars
+    return RawText(text[: limits.read_chars], truncated=truncated)
+
+
+def _extract_in_process(data: bytes, media_type: str, limits: Limits) -> RawText:
     if media_type == PDF:
-        return _pdf_text(data, max_pages)
+        return _pdf_text(data, limits)
     if media_type == DOCX:
-        return _docx_text(data), None
+        return _docx_text(data, limits)
     if media_type == HTML:
-        return _html_text(data), None
-    return decode_text(data), None
+        return _html_text(data, limits)
+    return _plain_text(data, limits)
 
 
-def _worker(conn: mp.connection.Connection, data: bytes, media_type: str, max_pages: int) -> None:
+def _limit_memory(memory_mb: int) -> None:
+    """Cap the child's address space, so a bomb fails with MemoryError instead of swapping the host."""
     try:
-        conn.send(("ok", _extract_in_process(data, media_type, max_pages)))
+        import resource
+
+        limit = memory_mb * 1024 * 1024
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    except (ImportError, ValueError, OSError):  # pragma: no cover - not on POSIX, or a lower hard limit
+        pass
+
+
+def _worker(conn: mp.connection.Connection, data: bytes, media_type: str, limits: Limits) -> None:
+    try:
+        _limit_memory(limits.memory_mb)
+        conn.send(("ok", _extract_in_process(data, media_type, limits)))
     except ExtractionError as exc:
         conn.send(("error", (exc.code, exc.message)))
     except BaseException as exc:  # report instead of dying silently
-        conn.send(("error", ("unreadable_document", f"the document could not be read ({type(exc).__name__})")))
+        log = str(getattr(exc, "error_log", "")) + str(exc)
+        if isinstance(exc, MemoryError) or "NO_MEMORY" in log or "memory" in log.lower():  # libxml2's malloc failures
+            message = (
+                f"reading the document needed more than the {limits.memory_mb:,} MB memory limit "
+                "(extraction_memory_mb); simplify or split the file"
+            )
+            conn.send(("error", ("document_too_complex", message)))
+        else:
+            conn.send(("error", ("unreadable_document", f"the document could not be read ({type(exc).__name__})")))
     finally:
         conn.close()
 
 
 _CONTEXT: mp.context.ForkServerContext | None = None
+_SLOTS_LOCK = threading.Lock()
+_SLOTS: tuple[int, threading.BoundedSemaphore] | None = None
 
 
 def _context() -> mp.context.ForkServerContext:
@@ -291,18 +398,48 @@ def _context() -> mp.context.ForkServerContext:
     return _CONTEXT
 
 
-def _extract_with_timeout(data: bytes, media_type: str, limits: Limits) -> tuple[str, int | None]:
+def _slots(n: int) -> threading.BoundedSemaphore:
+    """The process-wide cap on parsing children (rebuilt only if the configured number changes)."""
+    global _SLOTS
+    with _SLOTS_LOCK:
+        if _SLOTS is None or _SLOTS[0] != n:
+            _SLOTS = (n, threading.BoundedSemaphore(n))
+        return _SLOTS[1]
+
+
+def _extract_with_timeout(data: bytes, media_type: str, limits: Limits) -> RawText:
+    slots = _slots(limits.max_parallel_parses)
+    if not slots.acquire(timeout=budget.wait_limit(limits.timeout_s)):
+        budget.check()
+        raise ExtractionError(
+            "parser_busy",
+            f"all {limits.max_parallel_parses} document readers are busy (max_parallel_parses); retry in a few seconds",
+        )
+    try:
+        return _run_child(data, media_type, limits)
+    finally:
+        slots.release()
+
+
+def _run_child(data: bytes, media_type: str, limits: Limits) -> RawText:
     ctx = _context()
     recv, send = ctx.Pipe(duplex=False)
-    proc = ctx.Process(target=_worker, args=(send, data, media_type, limits.max_pages), daemon=True)
+    proc = ctx.Process(target=_worker, args=(send, data, media_type, limits), daemon=True)
     proc.start()
     send.close()
+    end = time.monotonic() + limits.timeout_s
     try:
-        if not recv.poll(limits.timeout_s):
-            raise ExtractionError(
-                "extraction_timeout",
-                f"reading the document took longer than the {limits.timeout_s:g} s limit; simplify or split the file",
-            )
+        while True:
+            budget.check()  # the request's deadline or a gone client stop the child too
+            left = end - time.monotonic()
+            if left <= 0:
+                raise ExtractionError(
+                    "extraction_timeout",
+                    f"reading the document took longer than the {limits.timeout_s:g} s limit; "
+                    "simplify or split the file",
+                )
+            if recv.poll(min(0.1, left)):
+                break
         status, payload = recv.recv()
     except EOFError as exc:
         raise ExtractionError("unreadable_document", "the document reader crashed on this file") from exc
@@ -325,7 +462,7 @@ def extract_bytes(
 ) -> Extracted:
     """Extract and normalise the text of one document, enforcing every limit.
 
-    `isolate=False` parses in-process (no time limit); only for trusted files.
+    `isolate=False` parses in-process (no time or memory limit); only for trusted files.
     """
     limits = limits or Limits()
     if len(data) > limits.max_bytes:
@@ -335,56 +472,90 @@ def extract_bytes(
         )
     if not data.strip():
         raise ExtractionError("empty_document", "the document is empty: no text was found")
-    media_type = detect_media_type(data, filename, declared_type)
+    media_type = detect_media_type(data, filename, declared_type, limits)
+    budget.check()
     if media_type in (TEXT, MARKDOWN) or not isolate:
-        raw, pages = _extract_in_process(data, media_type, limits.max_pages)
+        raw = _extract_in_process(data, media_type, limits)
     else:
-        raw, pages = _extract_with_timeout(data, media_type, limits)
+        raw = _extract_with_timeout(data, media_type, limits)
     return finish_text(
-        raw,
+        raw.text,
         media_type=media_type,
         sha256=hashlib.sha256(data).hexdigest(),
         size_bytes=len(data),
-        pages=pages,
+        pages=raw.pages,
         limits=limits,
+        read_warnings=raw.warnings,
+        read_truncated=raw.truncated,
     )
 
 
 def extract_text(text: str, limits: Limits | None = None) -> Extracted:
     """The same pipeline for text that arrives as a string (API JSON, stdin)."""
-    data = text.encode("utf-8")
+    data = text.encode("utf-8", errors="replace")
     limits = limits or Limits()
     if len(data) > limits.max_bytes:
         raise ExtractionError(
             "file_too_large", f"the text is {len(data):,} bytes, over the limit of {limits.max_bytes:,} bytes"
         )
     return finish_text(
-        text, media_type=TEXT, sha256=hashlib.sha256(data).hexdigest(), size_bytes=len(data), pages=None, limits=limits
+        text[: limits.read_chars],
+        media_type=TEXT,
+        sha256=hashlib.sha256(data).hexdigest(),
+        size_bytes=len(data),
+        pages=None,
+        limits=limits,
+        read_truncated=len(text) > limits.read_chars,
     )
 
 
 def finish_text(
-    raw: str, *, media_type: str, sha256: str, size_bytes: int, pages: int | None, limits: Limits
+    raw: str,
+    *,
+    media_type: str,
+    sha256: str,
+    size_bytes: int,
+    pages: int | None,
+    limits: Limits,
+    read_warnings: list[str] | None = None,
+    read_truncated: bool = False,
 ) -> Extracted:
-    """Normalise, refuse documents without words, truncate over-long text with a warning."""
+    """Normalise, fold look-alike letters, refuse documents without words, truncate with a warning.
+
+    The raw text is cut to `limits.read_chars` before normalising, so the cost of this step is
+    bounded whatever the reader returned.
+    """
+    if len(raw) > limits.read_chars:
+        raw, read_truncated = raw[: limits.read_chars], True
     text = normalise(raw).text
     if not re.search(r"\w{2,}", text):
         hint = " (it may be scanned images; run OCR first)" if media_type == PDF else ""
         raise ExtractionError("no_text_found", f"no text was found in the document{hint}")
-    warnings: list[str] = []
+    warnings: list[str] = list(read_warnings or [])
     flags: list[str] = []
-    truncated = False
+    truncated = read_truncated
     if len(text) > limits.max_chars:
         text = text[: limits.max_chars]
         truncated = True
+    if truncated:
         flags.append("truncated")
         warnings.append(
             f"text truncated to the first {limits.max_chars:,} characters (limit max_chars); the rest was not read"
         )
+    folded = fold(text)
+    if folded.warning:
+        text = folded.text
+        warnings.append(folded.warning)
     lang = english_warning(text)
     if lang:
         flags.append("not_english")
         warnings.append(lang)
+    # Readers and folding prefix their warnings with a review code ("hidden_content_dropped: ...").
+    flags += [
+        code
+        for code in ("hidden_content_dropped", "confusable_letters_folded")
+        if any(w.startswith(f"{code}:") for w in warnings)
+    ]
     return Extracted(
         text=text,
         media_type=media_type,

@@ -34,6 +34,16 @@ class Settings(BaseSettings):
     max_pages: int = Field(default=300, ge=1, description="Most PDF pages read from one document.")
     max_chars: int = Field(default=400_000, ge=1000, description="Most characters of extracted text classified.")
     extraction_timeout_s: float = Field(default=30.0, gt=0, description="Wall-clock limit for extracting one file.")
+    extraction_memory_mb: int = Field(
+        default=1024, ge=128, description="Address-space limit (RLIMIT_AS) of the child process that parses a file."
+    )
+    max_parallel_parses: int = Field(default=2, ge=1, le=64, description="Parsing child processes alive at once.")
+    max_zip_member_bytes: int = Field(
+        default=64 * 1024 * 1024, ge=1024, description="Largest inflated size of one part of a DOCX (ZIP) file."
+    )
+    max_zip_total_bytes: int = Field(
+        default=256 * 1024 * 1024, ge=1024, description="Largest inflated size of all parts of a DOCX together."
+    )
 
     # --- when a person must review the reading -------------------------------------------
     review_min_words: int = Field(default=40, ge=0, description="Fewer words than this: review required.")
@@ -55,6 +65,10 @@ class Settings(BaseSettings):
             max_pages=self.max_pages,
             max_chars=self.max_chars,
             timeout_s=self.extraction_timeout_s,
+            memory_mb=self.extraction_memory_mb,
+            max_parallel_parses=self.max_parallel_parses,
+            max_zip_member_bytes=self.max_zip_member_bytes,
+            max_zip_total_bytes=self.max_zip_total_bytes,
         )
 
 

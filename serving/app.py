@@ -7,13 +7,18 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
 
 from classifier.policy import load_policy
 from classifier.predict import Classifier
-from serving.db import make_engine, make_session_factory, upgrade
+from serving.audit import Anchor, Keyring, adopt_unrecorded_keys, ensure_triggers, load_keyring
+from serving.db import make_engine, make_session_factory, session_scope, upgrade
 from serving.deps import AppState
 from serving.errors import install_error_handlers
+from serving.limits import RequestLimits
 from serving.observability import Metrics
+from serving.security import AuthThrottle, RateLimiter, SecurityHeaders
 from serving.settings import ServiceSettings
 
 log = logging.getLogger("surveilrisk.api")
@@ -29,11 +34,25 @@ Every error is JSON: `{"code": "...", "message": "..."}`.
 """
 
 
+def open_audit(settings: ServiceSettings, engine: Engine) -> tuple[Keyring, Anchor, sessionmaker[Session]]:
+    """Keyring, anchor file and keyed sessions; checks the append-only triggers (restores or refuses)."""
+    keyring = load_keyring(settings.audit_key, settings.effective_audit_key_file)
+    anchor = Anchor(settings.effective_audit_anchor_file, keyring)
+    sessions = make_session_factory(engine, keyring, anchor)
+    with session_scope(sessions) as session:
+        ensure_triggers(engine, session, repair=settings.audit_repair_triggers)
+        adopted = adopt_unrecorded_keys(session)
+    if adopted:
+        log.info("recorded %d existing API keys in the audit chain", adopted)
+    return keyring, anchor, sessions
+
+
 def build_state(settings: ServiceSettings, classifier: Classifier | None = None) -> AppState:
     """Load everything once per process: policy first (fails fast), then database, then model."""
     policy = load_policy(settings.policy_path)
     engine = make_engine(settings.effective_database_url)
     upgrade(engine)
+    keyring, anchor, sessions = open_audit(settings, engine)
     if settings.torch_threads:
         import torch
 
@@ -52,8 +71,12 @@ def build_state(settings: ServiceSettings, classifier: Classifier | None = None)
         classifier=classifier,
         policy=policy,
         engine=engine,
-        sessions=make_session_factory(engine),
+        sessions=sessions,
         metrics=Metrics(),
+        keyring=keyring,
+        anchor=anchor,
+        throttle=AuthThrottle(settings.auth_max_failures, settings.auth_failure_window_s, settings.auth_lockout_s),
+        rate_limiter=RateLimiter(settings.rate_limit_per_minute),
     )
 
 
@@ -79,6 +102,10 @@ def create_app(settings: ServiceSettings | None = None, classifier: Classifier |
         if metrics is None:
             return await call_next(request)
         return await metrics.middleware(request, call_next)
+
+    # Outermost last: headers go on every response, even the limiter's early 413s.
+    app.add_middleware(RequestLimits, settings=settings)
+    app.add_middleware(SecurityHeaders)
 
     from serving import web
     from serving.routes import admin, classify, meta, screenings

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event, text
@@ -12,8 +12,20 @@ from sqlalchemy.orm import Session, sessionmaker
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
 
+WRITE = "surveilrisk_write"  # execution option: this transaction will write
+
+
+class DurabilityError(RuntimeError):
+    """SQLite did not accept synchronous=FULL, so a power cut could lose acknowledged writes."""
+
+
 def make_engine(url: str) -> Engine:
-    """SQLite gets WAL mode, foreign keys and write-locking transactions; PostgreSQL a pre-ping pool."""
+    """SQLite gets WAL, foreign keys, synchronous=FULL (asserted) and write locks for writers only.
+
+    Readers start a plain (deferred) transaction and never wait for the write lock; a writer
+    opens its transaction with BEGIN IMMEDIATE, so two writers never read the same chain head.
+    PostgreSQL gets a pre-ping pool.
+    """
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
@@ -27,24 +39,42 @@ def make_engine(url: str) -> Engine:
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA busy_timeout=30000")
+            # WAL's default (NORMAL) may lose the last commits on power loss; FULL syncs every commit.
+            cur.execute("PRAGMA synchronous=FULL")
+            level = cur.execute("PRAGMA synchronous").fetchone()[0]
             cur.close()
+            if int(level) != 2:
+                raise DurabilityError(f"SQLite synchronous is {level}, not FULL (2); refusing to store audit records")
 
         @event.listens_for(engine, "begin")
         def _on_begin(conn):  # type: ignore[no-untyped-def]
-            # Take the write lock up front, so two writers never read the same chain head.
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            if conn.get_execution_options().get(WRITE):
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+            else:
+                conn.exec_driver_sql("BEGIN")
 
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
 
 
-def make_session_factory(engine: Engine) -> sessionmaker[Session]:
-    return sessionmaker(bind=engine, expire_on_commit=False)
+def make_session_factory(
+    engine: Engine, keyring: object | None = None, anchor: object | None = None
+) -> sessionmaker[Session]:
+    """Sessions of this engine; `keyring` and `anchor` (serving.audit) key and anchor the audit chain."""
+    info: dict[str, object] = {}
+    if keyring is not None:
+        info["audit_keyring"] = keyring
+    if anchor is not None:
+        info["audit_anchor"] = anchor
+    return sessionmaker(bind=engine, expire_on_commit=False, info=info)
 
 
 @contextmanager
-def session_scope(factory: sessionmaker[Session]) -> Iterator[Session]:
+def session_scope(factory: sessionmaker[Session], write: bool = True) -> Iterator[Session]:
+    """One transaction; `write=False` for reads, which on SQLite then never take the write lock."""
     session = factory()
+    if write:
+        session.connection(execution_options={WRITE: True})
     try:
         yield session
         session.commit()
@@ -53,6 +83,10 @@ def session_scope(factory: sessionmaker[Session]) -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+def read_scope(factory: sessionmaker[Session]) -> AbstractContextManager[Session]:
+    return session_scope(factory, write=False)
 
 
 def upgrade(engine: Engine) -> None:

@@ -7,22 +7,30 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from classifier.budget import BudgetExceeded
 from classifier.extract import ExtractionError
 from classifier.policy import PolicyError
+from serving.store import ChainConflictError
 
 log = logging.getLogger("surveilrisk.api")
 
 EXTRACTION_STATUS = {
     "file_too_large": 413,
     "too_many_pages": 413,
+    "document_too_complex": 413,
     "unsupported_media_type": 415,
+    "parser_busy": 503,
+    "batch_budget_exceeded": 503,
 }  # every other extraction problem is 422: the file arrived but holds no usable text
+RETRY_AFTER_S = 5  # what a 503 from a busy reader or a chain conflict suggests
 
 _HTTP_CODES = {
     400: "bad_request",
     401: "unauthorized",
+    408: "request_timeout",
     403: "forbidden",
     404: "not_found",
     405: "method_not_allowed",
@@ -61,7 +69,13 @@ def _count(request: Request, code: str) -> None:
 
 
 def extraction_error(exc: ExtractionError) -> APIError:
-    return APIError(EXTRACTION_STATUS.get(exc.code, 422), exc.code, exc.message)
+    status = EXTRACTION_STATUS.get(exc.code, 422)
+    return APIError(status, exc.code, exc.message, {"Retry-After": str(RETRY_AFTER_S)} if status == 503 else None)
+
+
+def budget_status(exc: BudgetExceeded) -> int:
+    # 499 (client closed request) is never seen by the client; it keeps logs and metrics honest.
+    return 504 if exc.code == "deadline_exceeded" else 499
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -74,7 +88,40 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _extract(request: Request, exc: ExtractionError) -> JSONResponse:
         err = extraction_error(exc)
         _count(request, err.code)
-        return error_response(err.status, err.code, err.message)
+        return error_response(err.status, err.code, err.message, headers=err.headers)
+
+    @app.exception_handler(BudgetExceeded)
+    async def _budget(request: Request, exc: BudgetExceeded) -> JSONResponse:
+        _count(request, exc.code)
+        if exc.code == "client_disconnected":
+            log.info("client left; stopped %s %s", request.method, request.url.path)
+        return error_response(budget_status(exc), exc.code, exc.message)
+
+    @app.exception_handler(ChainConflictError)
+    async def _conflict(request: Request, exc: ChainConflictError) -> JSONResponse:
+        _count(request, "chain_conflict")
+        return error_response(409, "chain_conflict", str(exc), headers={"Retry-After": "1"})
+
+    @app.exception_handler(OperationalError)
+    async def _db_busy(request: Request, exc: OperationalError) -> JSONResponse:
+        log.warning("database unavailable on %s %s: %s", request.method, request.url.path, exc.orig)
+        _count(request, "database_unavailable")
+        return error_response(
+            503,
+            "database_unavailable",
+            "the database is busy or unreachable; retry shortly",
+            headers={"Retry-After": str(RETRY_AFTER_S)},
+        )
+
+    @app.exception_handler(RecursionError)
+    async def _deep(request: Request, exc: RecursionError) -> JSONResponse:
+        _count(request, "invalid_request")
+        return error_response(422, "invalid_request", "the request is nested too deeply; flatten it")
+
+    @app.exception_handler(OverflowError)
+    async def _overflow(request: Request, exc: OverflowError) -> JSONResponse:
+        _count(request, "invalid_request")
+        return error_response(422, "invalid_request", "a number in the request is out of range")
 
     @app.exception_handler(PolicyError)
     async def _policy(request: Request, exc: PolicyError) -> JSONResponse:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -27,6 +27,10 @@ assert tuple(EndUserType.__args__) == END_USER_TYPES  # type: ignore[attr-define
 assert tuple(ActionId.__args__) == ACTION_IDS  # type: ignore[attr-defined]
 assert tuple(TierId.__args__) == TIER_IDS  # type: ignore[attr-defined]
 
+# Input limits of free-text fields (the byte limit of uploads is a setting, checked before parsing).
+MAX_TEXT_CHARS = 20 * 1024 * 1024
+MAX_QUOTE_CHARS = 1000
+
 
 class ErrorBody(BaseModel):
     code: str = Field(description="Stable machine-readable error code.", examples=["file_too_large"])
@@ -41,13 +45,13 @@ class ClassifyText(BaseModel):
             "examples": [{"title": "VX-9 datasheet", "text": "The VX-9 compares every face it sees with a watch list."}]
         },
     )
-    text: str = Field(min_length=1, description="Document text.")
+    text: str = Field(min_length=1, max_length=MAX_TEXT_CHARS, description="Document text.")
     title: str | None = Field(default=None, max_length=255, description="Shown as `source` in the result.")
 
 
 class BatchText(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    items: list[ClassifyText] = Field(min_length=1)
+    items: list[ClassifyText] = Field(min_length=1, max_length=1000)
 
 
 class BatchItemResult(BaseModel):
@@ -79,9 +83,9 @@ class ScreeningCreate(BaseModel):
             ]
         },
     )
-    text: str = Field(min_length=1)
+    text: str = Field(min_length=1, max_length=MAX_TEXT_CHARS)
     title: str | None = Field(default=None, max_length=255)
-    destination: str = Field(description="ISO 3166-1 alpha-2 country code of the destination.")
+    destination: str = Field(max_length=8, description="ISO 3166-1 alpha-2 country code of the destination.")
     end_user_type: EndUserType
     end_user_name: str | None = Field(default=None, max_length=200)
     reference: str | None = Field(default=None, max_length=200, description="Your order or case reference.")
@@ -121,10 +125,12 @@ class DecisionOut(BaseModel):
 
 class EvidenceIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    label: str
-    start: int | None = Field(default=None, ge=0)
-    end: int | None = Field(default=None, gt=0)
-    quote: str | None = Field(default=None, min_length=3, description="Alternative to start/end: text to find.")
+    label: str = Field(max_length=64)
+    start: int | None = Field(default=None, ge=0, le=2**31 - 1)
+    end: int | None = Field(default=None, gt=0, le=2**31 - 1)
+    quote: str | None = Field(
+        default=None, min_length=3, max_length=MAX_QUOTE_CHARS, description="Alternative to start/end: text to find."
+    )
 
 
 class ReviewCreate(BaseModel):
@@ -145,11 +151,15 @@ class ReviewCreate(BaseModel):
         },
     )
     verdict: Literal["confirm", "correct"]
-    capabilities: list[str] | None = Field(default=None, description="Corrected set (required when correcting).")
-    risk_factors: list[str] | None = None
+    capabilities: list[Annotated[str, Field(max_length=64)]] | None = Field(
+        default=None, max_length=100, description="Corrected set (required when correcting)."
+    )
+    risk_factors: list[Annotated[str, Field(max_length=64)]] | None = Field(default=None, max_length=100)
     tier: TierId | None = None
     action: ActionId | None = None
-    evidence: list[EvidenceIn] = Field(default_factory=list, description="Spans for labels the model did not cite.")
+    evidence: list[EvidenceIn] = Field(
+        default_factory=list, max_length=100, description="Spans for labels the model did not cite."
+    )
     comment: str = Field(min_length=1, max_length=5000)
 
 
@@ -206,6 +216,11 @@ class KeyCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     role: Literal["screener", "reviewer", "admin"]
     name: str = Field(min_length=1, max_length=120)
+
+
+class KeyRoleChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    role: Literal["screener", "reviewer", "admin"]
 
 
 class KeyOut(BaseModel):

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
+from dataclasses import replace
 
-from classifier.extract import Extracted, ExtractionError, extract_bytes, extract_text
+from classifier import budget
+from classifier.extract import Extracted, ExtractionError, Limits, extract_bytes, extract_text
 from classifier.policy import country_names
 from classifier.results import ClassificationResult
 from serving.deps import AppState
@@ -23,25 +26,49 @@ from serving.schemas import (
 from serving.tables import Review, Screening
 
 
-def extract(state: AppState, doc: DocumentInput) -> Extracted:
-    """Raises ExtractionError (mapped to 413/415/422 by the error handlers)."""
+def extract(state: AppState, doc: DocumentInput, limits: Limits | None = None) -> Extracted:
+    """Raises ExtractionError (mapped to 413/415/422/503 by the error handlers)."""
+    limits = limits or state.limits
     if doc.data is not None:
-        return extract_bytes(doc.data, filename=doc.filename, declared_type=doc.declared_type, limits=state.limits)
-    return extract_text(doc.text or "", limits=state.limits)
+        return extract_bytes(doc.data, filename=doc.filename, declared_type=doc.declared_type, limits=limits)
+    return extract_text(doc.text or "", limits=limits)
+
+
+def _over_budget(budget_s: float) -> ErrorBody:
+    return ErrorBody(
+        code="batch_budget_exceeded",
+        message=f"the batch spent its {budget_s:g} s reading budget (batch_budget_s) before this document; "
+        "send it in another request",
+    )
 
 
 def classify_many(
     state: AppState, docs: Sequence[DocumentInput]
 ) -> list[tuple[Extracted | None, ClassificationResult | ErrorBody, int]]:
-    """Extract each document (errors stay per item), then classify the good ones in one batch."""
+    """Extract each document (errors stay per item), then classify the good ones in one batch.
+
+    A batch shares one reading budget (`batch_budget_s`): each file may use what is left of it,
+    and files reached after it is spent are answered with a per-item error instead of read.
+    """
     extracted: list[tuple[int, DocumentInput, Extracted]] = []
     out: list[tuple[Extracted | None, ClassificationResult | ErrorBody, int]] = [None] * len(docs)  # type: ignore[list-item]
+    budget_s = state.settings.batch_budget_s
+    ends = time.monotonic() + budget_s
     for i, doc in enumerate(docs):
+        budget.check()  # the request's deadline, or the client has gone
+        left = ends - time.monotonic()
+        if len(docs) > 1 and left <= 0:
+            out[i] = (None, _over_budget(budget_s), EXTRACTION_STATUS["batch_budget_exceeded"])
+            continue
+        limits = state.limits
+        if len(docs) > 1:
+            limits = replace(limits, timeout_s=max(0.05, min(limits.timeout_s, left)))
         try:
-            extracted.append((i, doc, extract(state, doc)))
+            extracted.append((i, doc, extract(state, doc, limits)))
         except ExtractionError as exc:
             out[i] = (None, ErrorBody(code=exc.code, message=exc.message), EXTRACTION_STATUS.get(exc.code, 422))
     if extracted:
+        budget.check()
         results = state.classifier.classify_extracted([(doc.source, ex) for _, doc, ex in extracted])
         for (i, _, ex), res in zip(extracted, results, strict=True):
             state.metrics.classifications.labels(res.tier).inc()

@@ -28,6 +28,57 @@ class ServiceSettings(Settings):
     )
     metrics_public: bool = Field(default=False, description="Serve /metrics without an API key.")
 
+    # --- cost of one request (see README "Security and limits") ------------------------
+    max_request_bytes: int = Field(
+        default=64 * 1024 * 1024,
+        ge=4096,
+        description="Largest body of an upload route (classify, batch, screenings), counted while it streams.",
+    )
+    max_json_body_bytes: int = Field(
+        default=1024 * 1024, ge=1024, description="Largest body of every other route (reviews, keys...)."
+    )
+    max_form_fields: int = Field(default=16, ge=4, description="Most non-file fields in one multipart form.")
+    body_idle_timeout_s: float = Field(
+        default=15.0, gt=0, description="A request body that sends nothing for this long gets 408."
+    )
+    request_timeout_s: float = Field(
+        default=120.0, gt=0, description="Deadline of one request; past it 504 and nothing is stored."
+    )
+    batch_budget_s: float = Field(
+        default=60.0, gt=0, description="Time one batch may spend reading its files; later items are refused."
+    )
+
+    # --- abuse -------------------------------------------------------------------------
+    auth_max_failures: int = Field(default=10, ge=1, description="Failed API keys from one address before lockout.")
+    auth_failure_window_s: float = Field(default=60.0, gt=0, description="Window in which failures are counted.")
+    auth_lockout_s: float = Field(default=300.0, gt=0, description="How long a locked-out address gets 429.")
+    rate_limit_per_minute: int = Field(default=600, ge=1, description="Requests one API key may make a minute.")
+
+    # --- audit trail -------------------------------------------------------------------
+    audit_key_file: Path | None = Field(
+        default=None,
+        description="HMAC key file of the audit chain (created 0600 on first start); default data_dir/audit.key. "
+        "SURVEILRISK_AUDIT_KEY (hex) takes precedence.",
+    )
+    audit_key: str | None = Field(default=None, repr=False, description="Audit HMAC key as hex (instead of a file).")
+    audit_anchor_file: Path | None = Field(
+        default=None, description="Append-only file of chain heads; default data_dir/audit-anchor.log."
+    )
+    audit_repair_triggers: bool = Field(
+        default=True,
+        description="At start-up, re-create missing append-only triggers (and record it in the chain); "
+        "false: refuse to start.",
+    )
+
+    # --- HTTP server (uvicorn) ---------------------------------------------------------
+    server_keepalive_s: int = Field(default=5, ge=1, description="Idle keep-alive connections close after this.")
+    server_limit_concurrency: int = Field(
+        default=128, ge=1, description="Open connections + tasks above which uvicorn answers 503."
+    )
+    server_graceful_shutdown_s: int = Field(
+        default=30, ge=1, description="On SIGTERM, how long in-flight requests may finish before they are cut."
+    )
+
     @field_validator("environment")
     @classmethod
     def _known_environment(cls, v: str) -> str:
@@ -47,6 +98,14 @@ class ServiceSettings(Settings):
         if problems:
             raise ValueError("unsafe settings for production: " + "; ".join(problems))
         return self
+
+    @property
+    def effective_audit_key_file(self) -> Path:
+        return self.audit_key_file or self.data_dir / "audit.key"
+
+    @property
+    def effective_audit_anchor_file(self) -> Path:
+        return self.audit_anchor_file or self.data_dir / "audit-anchor.log"
 
     @property
     def effective_database_url(self) -> str:

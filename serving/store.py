@@ -1,12 +1,17 @@
-"""Storage of screenings and reviews: append-only rows, each carrying its predecessor's hash.
+"""Storage of screenings, reviews and audit events: append-only rows, each carrying its predecessor's hash.
 
 A row's hash covers its content and the previous row's hash, so editing or deleting any
-stored row breaks the chain from that row on; `verify_chain` finds the first break.
+stored row breaks the chain from that row on; `verify_chain` finds the first break. With an
+audit keyring in the session (`serving.audit`), the hash is an HMAC under a key kept outside
+the database, so someone who can write the database still cannot recompute the chain; after
+each commit the new chain heads are appended to the anchor file, so cutting the newest rows
+is seen too (`serving.audit.verify`).
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import secrets
 from collections.abc import Iterable, Iterator, Sequence
@@ -14,11 +19,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, select, text
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import event, func, select, text
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
-from serving.tables import Review, Screening
+from serving.tables import AuditEvent, Review, Screening
 
 GENESIS = "0" * 64
 SCREENING_FIELDS = (
@@ -62,6 +67,23 @@ REVIEW_FIELDS = (
     "comment",
     "prev_hash",
 )
+EVENT_FIELDS = (
+    "seq",
+    "id",
+    "created_at",
+    "actor_key_id",
+    "actor_name",
+    "event",
+    "subject_key_id",
+    "details",
+    "prev_hash",
+)
+CHAINS: tuple[tuple[type[Any], tuple[str, ...]], ...] = (
+    (Screening, SCREENING_FIELDS),
+    (Review, REVIEW_FIELDS),
+    (AuditEvent, EVENT_FIELDS),
+)
+Chained = Screening | Review | AuditEvent
 
 
 def _now() -> datetime:
@@ -87,12 +109,23 @@ def _canonical(value: Any) -> Any:
     return value
 
 
-def row_hash(row: Screening | Review, fields: Sequence[str]) -> str:
+def row_hash(row: Chained, fields: Sequence[str], keyring: Any = None) -> str:
+    """SHA-256 of the row's canonical JSON; with `row.mac_key` set, an HMAC under that key of the keyring.
+
+    Raises KeyError when the row names a key the keyring does not hold.
+    """
     payload = {f: _canonical(getattr(row, f)) for f in fields}
     if "text" in payload:  # long text enters through its own hash
         payload["text"] = hashlib.sha256(str(payload["text"]).encode("utf-8")).hexdigest()
-    blob = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
-    return hashlib.sha256(blob.encode("ascii")).hexdigest()
+    key_id = getattr(row, "mac_key", None)
+    if key_id:
+        payload["mac_key"] = key_id
+    blob = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode("ascii")
+    if key_id:
+        if keyring is None:
+            raise KeyError(key_id)
+        return hmac.new(keyring.secret(key_id), blob, hashlib.sha256).hexdigest()
+    return hashlib.sha256(blob).hexdigest()
 
 
 def _lock_chain(session: Session, table: str) -> None:
@@ -101,18 +134,42 @@ def _lock_chain(session: Session, table: str) -> None:
         session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": 7_304_000 + len(table)})
 
 
-def _append(session: Session, row: Screening | Review, fields: Sequence[str]) -> None:
+def append(session: Session, row: Chained, fields: Sequence[str]) -> None:
+    """Put `row` at the head of its table's chain (keyed when the session carries a keyring)."""
     model = type(row)
-    _lock_chain(session, model.__tablename__)
-    head = session.execute(select(model.seq, model.row_hash).order_by(model.seq.desc()).limit(1)).first()
+    keyring = session.info.get("audit_keyring")
+    try:
+        _lock_chain(session, model.__tablename__)
+        head = session.execute(select(model.seq, model.row_hash).order_by(model.seq.desc()).limit(1)).first()
+    except OperationalError as exc:  # SQLite: a read transaction could not take the write lock
+        raise ChainConflictError("the audit chain is busy; retry the request") from exc
     row.seq = (head[0] + 1) if head else 1
     row.prev_hash = head[1] if head else GENESIS
-    row.row_hash = row_hash(row, fields)
+    row.mac_key = keyring.current if keyring is not None else None
+    row.row_hash = row_hash(row, fields, keyring)
     session.add(row)
     try:
         session.flush()
-    except IntegrityError as exc:  # unique prev_hash: a concurrent writer took this place in the chain
+    except (IntegrityError, OperationalError) as exc:  # unique prev_hash: a concurrent writer took this place
         raise ChainConflictError("another write reached the audit chain first; retry the request") from exc
+    session.info.setdefault("audit_pending", []).append((model.__tablename__, row.seq, row.row_hash))
+
+
+_append = append
+
+
+@event.listens_for(Session, "after_commit")
+def _anchor_after_commit(session: Session) -> None:
+    """Append the chain heads this transaction wrote to the anchor file (outside the database)."""
+    pending = session.info.pop("audit_pending", None)
+    anchor = session.info.get("audit_anchor")
+    if pending and anchor is not None:
+        anchor.record(pending)
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_after_rollback(session: Session) -> None:
+    session.info.pop("audit_pending", None)
 
 
 class ChainConflictError(RuntimeError):
@@ -125,13 +182,13 @@ class NotFoundError(LookupError):
 
 def create_screening(session: Session, **values: Any) -> Screening:
     row = Screening(id=new_id("scr"), created_at=_now(), **values)
-    _append(session, row, SCREENING_FIELDS)
+    append(session, row, SCREENING_FIELDS)
     return row
 
 
 def add_review(session: Session, **values: Any) -> Review:
     row = Review(id=new_id("rev"), created_at=_now(), **values)
-    _append(session, row, REVIEW_FIELDS)
+    append(session, row, REVIEW_FIELDS)
     return row
 
 
@@ -197,21 +254,34 @@ class ChainReport:
     problem: str | None = None
 
 
-def verify_chain(session: Session) -> list[ChainReport]:
-    """Recompute every row's hash and link; report the first break of each table."""
+def verify_chain(session: Session, keyring: Any = None) -> list[ChainReport]:
+    """Recompute every row's hash (HMAC for keyed rows) and link; report the first break of each table."""
+    keyring = keyring if keyring is not None else session.info.get("audit_keyring")
     reports = []
-    for model, fields in ((Screening, SCREENING_FIELDS), (Review, REVIEW_FIELDS)):
+    for model, fields in CHAINS:
         prev = GENESIS
         n = 0
         problem = None
+        keyed_seen = False
         rows: Iterable[Any] = session.scalars(select(model).order_by(model.seq)).yield_per(200)
         for row in rows:
             n += 1
+            where = f"row seq={row.seq} id={row.id}"
             if row.prev_hash != prev:
-                problem = f"row seq={row.seq} id={row.id}: previous-hash link broken (a row was removed or reordered)"
+                problem = f"{where}: previous-hash link broken (a row was removed or reordered)"
                 break
-            if row_hash(row, fields) != row.row_hash:
-                problem = f"row seq={row.seq} id={row.id}: content does not match its hash (the row was edited)"
+            if row.mac_key:
+                keyed_seen = True
+            elif keyed_seen:
+                problem = f"{where}: row without a key after keyed rows (it was rewritten without the audit key)"
+                break
+            try:
+                expected = row_hash(row, fields, keyring)
+            except KeyError:
+                problem = f"{where}: signed with audit key {row.mac_key!r}, which the keyring does not hold"
+                break
+            if not hmac.compare_digest(expected, row.row_hash):
+                problem = f"{where}: content does not match its hash (the row was edited)"
                 break
             prev = row.row_hash
         reports.append(ChainReport(model.__tablename__, n, problem is None, problem))

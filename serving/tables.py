@@ -1,4 +1,4 @@
-"""Database tables. Screenings and reviews are append-only and hash-chained."""
+"""Database tables. Screenings, reviews and audit events are append-only and hash-chained."""
 
 from __future__ import annotations
 
@@ -52,6 +52,7 @@ class Screening(Base):
     model_version: Mapped[str] = mapped_column(String(120))
     prev_hash: Mapped[str] = mapped_column(String(64), unique=True)
     row_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    mac_key: Mapped[str | None] = mapped_column(String(16), nullable=True)
 
 
 class Review(Base):
@@ -72,3 +73,22 @@ class Review(Base):
     comment: Mapped[str] = mapped_column(Text)
     prev_hash: Mapped[str] = mapped_column(String(64), unique=True)
     row_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    mac_key: Mapped[str | None] = mapped_column(String(16), nullable=True)
+
+
+class AuditEvent(Base):
+    """Changes that matter to the audit but live in mutable tables: API keys created, revoked, re-roled."""
+
+    __tablename__ = "audit_events"
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    id: Mapped[str] = mapped_column(String(40), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    actor_key_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    actor_name: Mapped[str] = mapped_column(String(120))
+    event: Mapped[str] = mapped_column(String(32), index=True)
+    subject_key_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
+    details: Mapped[dict[str, Any]] = mapped_column(JSON)
+    prev_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    row_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    mac_key: Mapped[str | None] = mapped_column(String(16), nullable=True)

@@ -299,6 +299,7 @@ def test_audit_verify_cli_detects_an_edited_row(service_factory, tmp_path, monke
             headers=auth(keys["alice"]),
         )
     monkeypatch.setenv("SURVEILRISK_DATABASE_URL", f"sqlite:///{db}")
+    monkeypatch.setenv("SURVEILRISK_DATA_DIR", str(tmp_path / "var"))  # where the audit key and anchor are
     runner = CliRunner()
     ok = runner.invoke(cli_app, ["audit", "verify"])
     assert ok.exit_code == 0 and "screenings: 3 rows, chain intact" in ok.output

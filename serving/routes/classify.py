@@ -34,12 +34,16 @@ ERRORS: dict[int | str, dict[str, Any]] = {s: {"model": ErrorBody} for s in (401
 
 
 async def _single(request: Request, state: StateDep) -> ParsedRequest:
-    return await parse_request(request, state.settings.max_upload_bytes, 1, ("file",))
+    return await parse_request(
+        request, state.settings.max_upload_bytes, 1, ("file",), max_fields=state.settings.max_form_fields
+    )
 
 
 async def _batch(request: Request, state: StateDep) -> ParsedRequest:
     n = state.settings.batch_max_items
-    return await parse_request(request, state.settings.max_upload_bytes, n, ("file", "files"))
+    return await parse_request(
+        request, state.settings.max_upload_bytes, n, ("file", "files"), max_fields=state.settings.max_form_fields
+    )
 
 
 class ClassificationWithText(ClassificationResult):

@@ -12,13 +12,14 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 
+from classifier import budget
 from classifier.policy import Action
 from classifier.results import ClassificationResult
 from classifier.taxonomy import TaxonomyError, Tier
 from classifier.text import find_quote
 from serving.auth import Principal
 from serving.db import session_scope
-from serving.deps import AppState, ReviewerDep, ScreenerDep, SessionDep, StateDep
+from serving.deps import AppState, ReviewerDep, ScreenerDep, SessionDep, StateDep, write_session
 from serving.errors import APIError
 from serving.inputs import DocumentInput, ParsedRequest, parse_request, validate_json
 from serving.schemas import (
@@ -31,6 +32,7 @@ from serving.schemas import (
     ScreeningPage,
     TierId,
 )
+from serving.security import clean_filename, csv_safe
 from serving.service import classify_many, review_out, screening_out, screening_summary
 from serving.store import (
     NotFoundError,
@@ -70,7 +72,9 @@ SCREENING_DOC = {
 
 
 async def _parse(request: Request, state: StateDep) -> ParsedRequest:
-    return await parse_request(request, state.settings.max_upload_bytes, 1, ("file",))
+    return await parse_request(
+        request, state.settings.max_upload_bytes, 1, ("file",), max_fields=state.settings.max_form_fields
+    )
 
 
 def _screening_input(parsed: ParsedRequest) -> tuple[DocumentInput, ScreeningCreate]:
@@ -100,6 +104,7 @@ def _store(state: AppState, principal: Principal, doc: DocumentInput, body: Scre
     decision = state.policy.decide(
         result.tier, body.destination, body.end_user_type, review_required=result.review_required
     )
+    budget.check()  # past the deadline or with the client gone: store nothing
     with session_scope(state.sessions) as session:  # short write transaction, after the slow work
         row = create_screening(
             session,
@@ -110,7 +115,7 @@ def _store(state: AppState, principal: Principal, doc: DocumentInput, body: Scre
             destination_group=decision.destination_group,
             end_user_type=body.end_user_type,
             end_user_name=body.end_user_name,
-            filename=doc.filename or body.title,
+            filename=clean_filename(doc.filename or body.title),
             media_type=extracted.media_type,
             size_bytes=extracted.size_bytes,
             document_sha256=extracted.sha256,
@@ -195,7 +200,8 @@ def export_csv(
     for s in rows:
         caps = ";".join(d["id"] for d in s.classification.get("capabilities", []))
         out.writerow(
-            [
+            csv_safe(cell)
+            for cell in [
                 s.id,
                 s.created_at.isoformat(timespec="seconds"),
                 s.created_by_name,
@@ -258,11 +264,11 @@ def list_(
     principal: ScreenerDep,
     action: ActionId | None = None,
     tier: TierId | None = None,
-    reference: str | None = None,
+    reference: Annotated[str | None, Query(max_length=200)] = None,
     created_from: Annotated[datetime | None, Query(description="Inclusive lower bound (ISO 8601, UTC).")] = None,
     created_to: Annotated[datetime | None, Query(description="Exclusive upper bound (ISO 8601, UTC).")] = None,
     mine: Annotated[bool, Query(description="Only my screenings (always true for screeners).")] = False,
-    page: Annotated[int, Query(ge=1)] = 1,
+    page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
     page_size: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> ScreeningPage:
     """Screenings, newest first; screeners see their own, reviewers and admins everyone's."""
@@ -325,20 +331,21 @@ def review(
             f"tier {tier} is below {floor.tier.id}, the minimum for the labels given ({'; '.join(floor.reasons)})",
         )
     Action.parse(action)
-    rev = add_review(
-        session,
-        screening_id=row.id,
-        reviewer_key_id=principal.key_id,
-        reviewer_name=principal.name,
-        verdict=body.verdict,
-        capabilities=list(caps),
-        risk_factors=list(risks),
-        tier=tier,
-        action=action,
-        evidence=evidence,
-        comment=body.comment,
-    )
-    return review_out(rev)
+    with write_session(state) as ws:  # the reads and the quote search above hold no write lock
+        rev = add_review(
+            ws,
+            screening_id=row.id,
+            reviewer_key_id=principal.key_id,
+            reviewer_name=principal.name,
+            verdict=body.verdict,
+            capabilities=list(caps),
+            risk_factors=list(risks),
+            tier=tier,
+            action=action,
+            evidence=evidence,
+            comment=body.comment,
+        )
+        return review_out(rev)
 
 
 def _review_evidence(body: ReviewCreate, row: Screening, labels: set[str], cited: set[str]) -> list[dict[str, Any]]:

@@ -15,13 +15,55 @@ feedback_app = typer.Typer(help="Reviewer corrections for retraining.", no_args_
 
 
 def _sessions():  # type: ignore[no-untyped-def]
-    from serving.db import make_engine, make_session_factory, upgrade
+    """Keyed, anchored sessions on the configured database (migrated; triggers checked)."""
+    from serving.app import open_audit
+    from serving.audit import KeyFileError, TriggersMissing
+    from serving.db import make_engine, upgrade
     from serving.settings import get_service_settings as get_settings
 
     settings = get_settings()
     engine = make_engine(settings.effective_database_url)
     upgrade(engine)
-    return make_session_factory(engine)
+    try:
+        _, _, sessions = open_audit(settings, engine)
+    except (KeyFileError, TriggersMissing, ValueError) as exc:
+        _fail(str(exc))
+    return sessions
+
+
+class _Server:
+    """uvicorn's Server, except that SIGTERM ends with exit status 0 after the drain.
+
+    uvicorn re-raises the signal it caught once it has shut down, so a clean, drained stop
+    on SIGTERM would still exit 143; process supervisors read that as a crash.
+    """
+
+    @staticmethod
+    def make(config):  # type: ignore[no-untyped-def]
+        import signal
+
+        import uvicorn
+
+        class Server(uvicorn.Server):
+            def handle_exit(self, sig, frame):  # type: ignore[no-untyped-def]
+                if sig == signal.SIGTERM:
+                    self.should_exit = True  # drain, then return normally
+                    return
+                super().handle_exit(sig, frame)
+
+        return Server(config)
+
+
+def _log_to_stderr() -> None:
+    """The service's own log lines (refusals, lockouts, audit start-up checks) next to uvicorn's."""
+    import logging
+
+    logger = logging.getLogger("surveilrisk")
+    if not logger.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(levelname)s:     [%(name)s] %(message)s"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
 
 
 def serve(
@@ -29,7 +71,11 @@ def serve(
     port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
     workers: Annotated[int, typer.Option(help="Worker processes (use PostgreSQL for more than one).")] = 1,
 ) -> None:
-    """Run the API and web page; on an empty database, create and print the first admin key."""
+    """Run the API and web page; on an empty database, create and print the first admin key.
+
+    SIGTERM stops accepting connections, lets in-flight requests finish (at most
+    server_graceful_shutdown_s) and exits 0.
+    """
     import uvicorn
 
     from classifier.policy import PolicyError, load_policy
@@ -54,7 +100,31 @@ def serve(
         typer.echo(f"    {secret}")
         typer.echo("=" * 72)
     typer.echo(f"SurveilRisk on http://{host}:{port}/  (API docs: /docs)")
-    uvicorn.run("serving.asgi:app", host=host, port=port, workers=workers, log_level="info")
+    _log_to_stderr()
+    if workers > 1:
+        # The multiprocess supervisor drains its workers on SIGTERM the same way.
+        uvicorn.run(
+            "serving.asgi:app",
+            host=host,
+            port=port,
+            workers=workers,
+            log_level="info",
+            timeout_keep_alive=settings.server_keepalive_s,
+            limit_concurrency=settings.server_limit_concurrency,
+            timeout_graceful_shutdown=settings.server_graceful_shutdown_s,
+        )
+        return
+    config = uvicorn.Config(
+        "serving.asgi:app",
+        host=host,
+        port=port,
+        log_level="info",
+        timeout_keep_alive=settings.server_keepalive_s,
+        limit_concurrency=settings.server_limit_concurrency,
+        timeout_graceful_shutdown=settings.server_graceful_shutdown_s,
+        h11_max_incomplete_event_size=64 * 1024,  # request line + headers
+    )
+    _Server.make(config).run()
 
 
 @keys_app.command("create")
@@ -79,9 +149,9 @@ def keys_create(
 def keys_list() -> None:
     """List keys (never their secrets)."""
     from serving.auth import list_keys
-    from serving.db import session_scope
+    from serving.db import read_scope
 
-    with session_scope(_sessions()) as session:
+    with read_scope(_sessions()) as session:
         for k in list_keys(session):
             state = f"revoked {k.revoked_at:%Y-%m-%d}" if k.revoked_at else "active"
             typer.echo(f"{k.id:>4}  {k.prefix}…  {k.role:<9} {state:<18} {k.name}")
@@ -99,23 +169,68 @@ def keys_revoke(key_id: int) -> None:
     typer.echo(f"revoked key {key_id}")
 
 
+@keys_app.command("role")
+def keys_role(key_id: int, role: Annotated[str, typer.Argument(help="screener, reviewer or admin.")]) -> None:
+    """Change a key's role (recorded in the audit chain)."""
+    from serving.auth import set_role
+    from serving.db import session_scope
+
+    try:
+        with session_scope(_sessions()) as session:
+            row = set_role(session, key_id, role)
+    except ValueError as exc:
+        _fail(str(exc))
+    if row is None:
+        _fail(f"no active key with id {key_id}")
+    typer.echo(f"key {key_id} now has the {role} role")
+
+
 @audit_app.command("verify")
 def audit_verify() -> None:
-    """Recompute the hash chain of screenings and reviews; exit 1 at the first break."""
-    from serving.db import session_scope
-    from serving.store import verify_chain
+    """Check the audit trail; exit 1 naming each problem found.
 
-    with session_scope(_sessions()) as session:
-        reports = verify_chain(session)
-    bad = False
-    for r in reports:
+    Checks: every row's HMAC and link (edits, removed or reordered rows); the anchor file
+    against the database (a rewritten chain, removed newest rows); the append-only triggers;
+    API keys against their audit events (roles or keys changed outside the API).
+    """
+    from serving.audit import load_keyring, verify
+    from serving.db import make_engine, make_session_factory, read_scope, upgrade
+    from serving.settings import get_service_settings as get_settings
+
+    settings = get_settings()
+    engine = make_engine(settings.effective_database_url)
+    upgrade(engine)
+    try:
+        keyring = load_keyring(settings.audit_key, settings.effective_audit_key_file, create=False)
+    except (RuntimeError, ValueError) as exc:
+        _fail(f"audit key: {exc}")
+    with read_scope(make_session_factory(engine)) as session:
+        report = verify(session, keyring, settings.effective_audit_anchor_file)
+    for r in report.chains:
         if r.ok:
             typer.echo(f"{r.table}: {r.rows} rows, chain intact")
         else:
-            bad = True
             typer.echo(f"{r.table}: CHAIN BROKEN at {r.problem}", err=True)
-    if bad:
+    for note in report.notes:
+        typer.echo(f"note: {note}")
+    for problem in report.problems:
+        typer.echo(f"TAMPERING: {problem}", err=True)
+    if not report.ok:
         raise typer.Exit(1)
+    typer.echo("audit trail verified")
+
+
+@audit_app.command("rotate-key")
+def audit_rotate_key() -> None:
+    """Add a new HMAC key to the key file; it signs new rows, older keys stay to verify old ones."""
+    from serving.audit import rotate_key
+    from serving.settings import get_service_settings as get_settings
+
+    settings = get_settings()
+    if settings.audit_key:
+        _fail("SURVEILRISK_AUDIT_KEY is set: append a new hex key to it (comma-separated, newest last) instead")
+    new = rotate_key(settings.effective_audit_key_file)
+    typer.echo(f"new audit key {new} appended to {settings.effective_audit_key_file}; restart the service to use it")
 
 
 @feedback_app.command("export")
