@@ -81,6 +81,13 @@ def install_error_handlers(app: FastAPI) -> None:
         _count(request, "invalid_screening_input")
         return error_response(422, "invalid_screening_input", str(exc))
 
+    from serving.store import ChainConflictError
+
+    @app.exception_handler(ChainConflictError)
+    async def _chain(request: Request, exc: ChainConflictError) -> JSONResponse:
+        _count(request, "chain_conflict")
+        return error_response(409, "chain_conflict", str(exc))
+
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
         _count(request, "invalid_request")

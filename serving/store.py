@@ -11,14 +11,14 @@ import json
 import secrets
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, text
+from sqlalchemy import ColumnElement, exists, func, or_, select, text
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
-from serving.tables import Review, Screening
+from serving.tables import Claim, Review, Screening
 
 GENESIS = "0" * 64
 SCREENING_FIELDS = (
@@ -46,6 +46,14 @@ SCREENING_FIELDS = (
     "model_version",
     "prev_hash",
 )
+# Columns added after the first release: hashed when set, left out when NULL, so older rows still verify.
+OPTIONAL_SCREENING_FIELDS = (
+    "review_required",
+    "control_list_entry",
+    "licence_reference",
+    "party_screening",
+    "party_screening_by",
+)
 REVIEW_FIELDS = (
     "seq",
     "id",
@@ -62,6 +70,8 @@ REVIEW_FIELDS = (
     "comment",
     "prev_hash",
 )
+OPTIONAL_REVIEW_FIELDS = ("kind", "supersedes", "action_reason", "reasons", "policy_version", "model_version")
+HUMAN_KINDS = (None, "review")  # records a person made; `rescreen` records come from a model re-run
 
 
 def _now() -> datetime:
@@ -87,8 +97,9 @@ def _canonical(value: Any) -> Any:
     return value
 
 
-def row_hash(row: Screening | Review, fields: Sequence[str]) -> str:
+def row_hash(row: Screening | Review, fields: Sequence[str], optional: Sequence[str] = ()) -> str:
     payload = {f: _canonical(getattr(row, f)) for f in fields}
+    payload.update({f: _canonical(getattr(row, f)) for f in optional if getattr(row, f) is not None})
     if "text" in payload:  # long text enters through its own hash
         payload["text"] = hashlib.sha256(str(payload["text"]).encode("utf-8")).hexdigest()
     blob = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
@@ -101,13 +112,13 @@ def _lock_chain(session: Session, table: str) -> None:
         session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": 7_304_000 + len(table)})
 
 
-def _append(session: Session, row: Screening | Review, fields: Sequence[str]) -> None:
+def _append(session: Session, row: Screening | Review, fields: Sequence[str], optional: Sequence[str]) -> None:
     model = type(row)
     _lock_chain(session, model.__tablename__)
     head = session.execute(select(model.seq, model.row_hash).order_by(model.seq.desc()).limit(1)).first()
     row.seq = (head[0] + 1) if head else 1
     row.prev_hash = head[1] if head else GENESIS
-    row.row_hash = row_hash(row, fields)
+    row.row_hash = row_hash(row, fields, optional)
     session.add(row)
     try:
         session.flush()
@@ -125,13 +136,13 @@ class NotFoundError(LookupError):
 
 def create_screening(session: Session, **values: Any) -> Screening:
     row = Screening(id=new_id("scr"), created_at=_now(), **values)
-    _append(session, row, SCREENING_FIELDS)
+    _append(session, row, SCREENING_FIELDS, OPTIONAL_SCREENING_FIELDS)
     return row
 
 
 def add_review(session: Session, **values: Any) -> Review:
     row = Review(id=new_id("rev"), created_at=_now(), **values)
-    _append(session, row, REVIEW_FIELDS)
+    _append(session, row, REVIEW_FIELDS, OPTIONAL_REVIEW_FIELDS)
     return row
 
 
@@ -148,21 +159,43 @@ def reviews_of(session: Session, screening_id: str) -> list[Review]:
 
 @dataclass(frozen=True)
 class ScreeningFilter:
+    """What the history list and the CSV export select; `action` and `tier` match the decision in force."""
+
     action: str | None = None
     tier: str | None = None
     reference: str | None = None
     created_from: datetime | None = None
     created_to: datetime | None = None
     created_by_key_id: int | None = None
+    q: str | None = None  # free text, partial, case-insensitive
+    end_user_type: str | None = None
+    reviewed: bool | None = None  # a person has (True) / has not (False) reviewed it
+    review_required: bool | None = None  # the model's reading was flagged as unreliable
+
+
+def _latest_record():  # type: ignore[no-untyped-def]
+    """Each screening's newest decision record (a review or an applied re-screening)."""
+    latest = select(Review.screening_id.label("sid"), func.max(Review.seq).label("seq")).group_by(Review.screening_id)
+    return latest.subquery()
+
+
+def human_reviewed() -> ColumnElement[bool]:
+    return exists(
+        select(Review.seq).where(
+            Review.screening_id == Screening.id, or_(Review.kind.is_(None), Review.kind == "review")
+        )
+    )
 
 
 def list_screenings(session: Session, flt: ScreeningFilter, *, offset: int, limit: int) -> tuple[list[Screening], int]:
     """Newest first, with the total count of matching rows for pagination."""
-    q = select(Screening)
+    latest = _latest_record()
+    rec = aliased(Review)
+    q = select(Screening).outerjoin(latest, latest.c.sid == Screening.id).outerjoin(rec, rec.seq == latest.c.seq)
     if flt.action:
-        q = q.where(Screening.action == flt.action)
+        q = q.where(func.coalesce(rec.action, Screening.action) == flt.action)
     if flt.tier:
-        q = q.where(Screening.tier == flt.tier)
+        q = q.where(func.coalesce(rec.tier, Screening.tier) == flt.tier)
     if flt.reference:
         q = q.where(Screening.reference == flt.reference)
     if flt.created_from:
@@ -171,14 +204,40 @@ def list_screenings(session: Session, flt: ScreeningFilter, *, offset: int, limi
         q = q.where(Screening.created_at < flt.created_to)
     if flt.created_by_key_id is not None:
         q = q.where(Screening.created_by_key_id == flt.created_by_key_id)
+    if flt.end_user_type:
+        q = q.where(Screening.end_user_type == flt.end_user_type)
+    if flt.reviewed is not None:
+        q = q.where(human_reviewed() if flt.reviewed else ~human_reviewed())
+    if flt.review_required is not None:
+        flagged = Screening.review_required.is_(True)
+        q = q.where(flagged if flt.review_required else ~flagged | Screening.review_required.is_(None))
+    if flt.q and flt.q.strip():
+        needle = flt.q.strip().lower()
+        cols = (Screening.reference, Screening.filename, Screening.end_user_name, Screening.destination, Screening.id)
+        q = q.where(or_(*(func.lower(c).contains(needle, autoescape=True) for c in cols)))
     total = int(session.scalar(select(func.count()).select_from(q.subquery())) or 0)
     rows = list(session.scalars(q.order_by(Screening.seq.desc()).offset(offset).limit(limit)))
     return rows, total
 
 
+def records_of(session: Session, screening_ids: Sequence[str]) -> dict[str, list[Review]]:
+    """All decision records of the given screenings, oldest first, in one query."""
+    out: dict[str, list[Review]] = {sid: [] for sid in screening_ids}
+    if not screening_ids:
+        return out
+    for r in session.scalars(select(Review).where(Review.screening_id.in_(list(screening_ids))).order_by(Review.seq)):
+        out[r.screening_id].append(r)
+    return out
+
+
 def iter_reviewed(session: Session) -> Iterator[tuple[Screening, Review]]:
-    """Each reviewed screening with its latest review, oldest screening first."""
-    latest = select(Review.screening_id, func.max(Review.seq).label("seq")).group_by(Review.screening_id).subquery()
+    """Each screening a person reviewed, with its latest human review, oldest screening first."""
+    latest = (
+        select(Review.screening_id, func.max(Review.seq).label("seq"))
+        .where(or_(Review.kind.is_(None), Review.kind == "review"))
+        .group_by(Review.screening_id)
+        .subquery()
+    )
     q = (
         select(Screening, Review)
         .join(latest, latest.c.screening_id == Screening.id)
@@ -200,7 +259,8 @@ class ChainReport:
 def verify_chain(session: Session) -> list[ChainReport]:
     """Recompute every row's hash and link; report the first break of each table."""
     reports = []
-    for model, fields in ((Screening, SCREENING_FIELDS), (Review, REVIEW_FIELDS)):
+    tables = ((Screening, SCREENING_FIELDS, OPTIONAL_SCREENING_FIELDS), (Review, REVIEW_FIELDS, OPTIONAL_REVIEW_FIELDS))
+    for model, fields, optional in tables:
         prev = GENESIS
         n = 0
         problem = None
@@ -210,9 +270,52 @@ def verify_chain(session: Session) -> list[ChainReport]:
             if row.prev_hash != prev:
                 problem = f"row seq={row.seq} id={row.id}: previous-hash link broken (a row was removed or reordered)"
                 break
-            if row_hash(row, fields) != row.row_hash:
+            if row_hash(row, fields, optional) != row.row_hash:
                 problem = f"row seq={row.seq} id={row.id}: content does not match its hash (the row was edited)"
                 break
             prev = row.row_hash
         reports.append(ChainReport(model.__tablename__, n, problem is None, problem))
     return reports
+
+
+# --------------------------------------------------------------------------- claims (working state)
+
+
+class ClaimConflictError(RuntimeError):
+    def __init__(self, claim: Claim) -> None:
+        super().__init__(f"claimed by {claim.reviewer_name} until {claim.expires_at:%H:%M} UTC")
+        self.claim = claim
+
+
+def active_claims(session: Session, screening_ids: Sequence[str] | None = None) -> dict[str, Claim]:
+    q = select(Claim).where(Claim.expires_at > _now())
+    if screening_ids is not None:
+        q = q.where(Claim.screening_id.in_(list(screening_ids)))
+    return {c.screening_id: c for c in session.scalars(q)}
+
+
+def claim(session: Session, screening_id: str, key_id: int, name: str, ttl: timedelta) -> Claim:
+    """Take (or renew) the claim on a screening; another reviewer's unexpired claim raises ClaimConflictError."""
+    now = _now()
+    row = session.get(Claim, screening_id)
+    if row is not None and row.expires_at > now and row.reviewer_key_id != key_id:
+        raise ClaimConflictError(row)
+    if row is None:
+        row = Claim(screening_id=screening_id)
+        session.add(row)
+    row.reviewer_key_id, row.reviewer_name, row.claimed_at, row.expires_at = key_id, name, now, now + ttl
+    try:
+        session.flush()
+    except IntegrityError:  # another reviewer inserted the claim at the same moment
+        session.rollback()
+        raise ClaimConflictError(session.get(Claim, screening_id) or row) from None
+    return row
+
+
+def release(session: Session, screening_id: str, key_id: int | None = None) -> bool:
+    """Drop a claim (only the holder's when `key_id` is given)."""
+    row = session.get(Claim, screening_id)
+    if row is None or (key_id is not None and row.reviewer_key_id != key_id):
+        return False
+    session.delete(row)
+    return True
