@@ -226,3 +226,114 @@ def test_a_colleagues_screening_reads_as_missing_or_forbidden(service_factory):
     s = _screen(client, keys["alice"])
     r = client.get(f"/v1/screenings/{s['id']}", headers=auth(keys["bob"]))
     assert r.status_code == 404 and "does not exist or you lack access" in r.json()["message"]
+
+
+def test_worklist_ranks_by_risk_and_uncertainty_and_claims(service_factory):
+    client, keys = service_factory()
+    face = _screen(client, keys["alice"], text=FACE, destination="BR", end_user_type="public_security")
+    lens = _screen(client, keys["alice"])
+    short = _screen(client, keys["alice"], text="Compact lens, metal housing.")
+    own = _screen(client, keys["rita"])
+    rita, ada = auth(keys["rita"]), auth(keys["ada"])
+
+    assert client.get("/v1/worklist", headers=auth(keys["alice"])).status_code == 403
+    page = client.get("/v1/worklist", headers=rita).json()
+    ids = [i["screening"]["id"] for i in page["items"]]
+    assert own["id"] not in ids  # four eyes: someone else reviews rita's own screening
+    assert set(ids) == {face["id"], lens["id"], short["id"]} and ids[-1] == lens["id"]
+    prios = [i["priority"] for i in page["items"]]
+    assert prios == sorted(prios, reverse=True) and prios[-1] < prios[0]
+    flagged = next(i for i in page["items"] if i["screening"]["id"] == short["id"])
+    assert flagged["uncertainty"] == 1.0 and any("needs human review" in w for w in flagged["why"])
+    assert page["counts"] == {"open": 4, "in_review": 0, "decided": 0}
+
+    r = client.post(f"/v1/worklist/{face['id']}/claim", headers=rita)
+    assert r.status_code == 200 and r.json()["reviewer_name"] == "rita"
+    r = client.post(f"/v1/worklist/{face['id']}/claim", headers=ada)
+    assert r.status_code == 409 and "rita" in r.json()["message"]
+    r = client.post(f"/v1/screenings/{face['id']}/reviews", json={"verdict": "confirm", "comment": "x"}, headers=ada)
+    assert r.status_code == 409 and r.json()["code"] == "claimed"
+    assert client.post(f"/v1/worklist/{own['id']}/claim", headers=rita).json()["code"] == "four_eyes"
+    claimed = client.get("/v1/worklist", params={"status": "in_review"}, headers=ada).json()
+    assert [i["screening"]["id"] for i in claimed["items"]] == [face["id"]]
+    assert claimed["items"][0]["claim"]["reviewer_name"] == "rita"
+    assert claimed["counts"] == {"open": 3, "in_review": 1, "decided": 0}
+    assert client.get(f"/v1/screenings/{face['id']}", headers=ada).json()["review_status"] == "in_review"
+
+    # an expired claim no longer holds anyone off
+    from sqlalchemy import text
+
+    with session_scope(client.app.state.sr.sessions) as session:
+        session.execute(text("UPDATE claims SET expires_at = '2000-01-01 00:00:00'"))
+    assert client.post(f"/v1/worklist/{face['id']}/claim", headers=ada).status_code == 200
+    r = client.post(f"/v1/screenings/{face['id']}/reviews", json={"verdict": "confirm", "comment": "ok"}, headers=ada)
+    assert r.status_code == 201
+    after = client.get("/v1/worklist", headers=ada).json()
+    assert face["id"] not in [i["screening"]["id"] for i in after["items"]]
+    assert after["counts"] == {"open": 3, "in_review": 0, "decided": 1}
+    assert client.post(f"/v1/worklist/{face['id']}/claim", headers=rita).json()["code"] == "already_decided"
+
+
+STRICT_POLICY = """
+name: strict test policy
+default_group: rest_of_world
+destination_groups: {}
+rules:
+  - tiers: [critical]
+    action: block
+    reason: Critical.
+  - tiers: [high, limited, minimal]
+    action: escalate
+    reason: Everything else is escalated while the new policy is tried out.
+"""
+
+
+def test_rescreen_dry_run_then_apply_keeps_the_chain(service_factory, tmp_path, monkeypatch):
+    import json
+
+    from typer.testing import CliRunner
+
+    from surveilrisk.cli import app as cli_app
+
+    db = tmp_path / "rescreen.db"
+    client, keys = service_factory(database_url=f"sqlite:///{db}")
+    plain = _screen(client, keys["alice"], reference="A")
+    reviewed = _screen(client, keys["alice"], reference="B", end_user_type="research")
+    rita = auth(keys["rita"])
+    client.post(f"/v1/screenings/{reviewed['id']}/reviews", json={"verdict": "confirm", "comment": "ok"}, headers=rita)
+    policy = tmp_path / "strict.yaml"
+    policy.write_text(STRICT_POLICY)
+    monkeypatch.setenv("SURVEILRISK_DATABASE_URL", f"sqlite:///{db}")
+    runner = CliRunner()
+    args = ["rescreen", "--model", "shipped", "--policy", str(policy), "--format", "json"]
+
+    dry = runner.invoke(cli_app, args)
+    assert dry.exit_code == 0, dry.output
+    report = json.loads(dry.stdout)
+    flips = {f["screening_id"]: f for f in report["flips"]}
+    assert report["scanned"] == 2 and report["applied"] == 0 and set(flips) == {plain["id"], reviewed["id"]}
+    assert (flips[plain["id"]]["action_before"], flips[plain["id"]]["action_after"]) == ("proceed", "escalate")
+    assert flips[plain["id"]]["applies"] and not flips[reviewed["id"]]["applies"]
+    assert flips[reviewed["id"]]["decided_by"] == "rita"
+    assert client.get(f"/v1/screenings/{plain['id']}", headers=rita).json()["reviews"] == []  # nothing written
+
+    table = runner.invoke(cli_app, ["rescreen", "--policy", str(policy), "--since", "2000-01-01"])
+    assert table.exit_code == 0 and "proceed → escalate" in table.stdout and "kept: reviewed by rita" in table.stdout
+    csv_out = runner.invoke(cli_app, ["rescreen", "--policy", str(policy), "--format", "csv"])
+    assert csv_out.stdout.splitlines()[0].startswith("screening_id,created_at")
+    assert runner.invoke(cli_app, [*args, "--since", "2999-01-01"]).stdout.count('"screening_id"') == 0
+
+    applied = runner.invoke(cli_app, [*args, "--apply", "--by", "lead"])
+    assert applied.exit_code == 0, applied.output
+    assert json.loads(applied.stdout)["applied"] == 1
+    got = client.get(f"/v1/screenings/{plain['id']}", headers=rita).json()
+    dif = got["decision_in_force"]
+    assert (dif["source"], dif["action"], dif["decided_by"]["name"]) == ("rescreen", "escalate", "rescreen (lead)")
+    assert got["reviews"][0]["kind"] == "rescreen" and got["reviews"][0]["supersedes"] == plain["id"]
+    assert got["review_status"] == "open"  # a re-screening is not a person's review
+    kept = client.get(f"/v1/screenings/{reviewed['id']}", headers=rita).json()["decision_in_force"]
+    assert kept["source"] == "review" and kept["decided_by"]["name"] == "rita"
+    verify = runner.invoke(cli_app, ["audit", "verify"])
+    assert verify.exit_code == 0 and "reviews: 2 rows, chain intact" in verify.output
+    again = json.loads(runner.invoke(cli_app, args).stdout)
+    assert [f["screening_id"] for f in again["flips"]] == [reviewed["id"]]
