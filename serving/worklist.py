@@ -35,7 +35,13 @@ class Priority:
     why: list[str]
 
 
-def priority(s: Screening, policy: Policy, thresholds: dict[str, float], action_in_force: str) -> Priority:
+def priority(
+    s: Screening,
+    policy: Policy,
+    thresholds: dict[str, float],
+    action_in_force: str,
+    names: dict[str, str] | None = None,
+) -> Priority:
     cls: dict[str, Any] = s.classification
     probs: dict[str, float] = {t: float(p) for t, p in (cls.get("tier_scores") or {}).items() if t in TIER_IDS}
     plausible = {t for t, p in probs.items() if p >= PLAUSIBLE} | {s.tier}
@@ -60,7 +66,7 @@ def priority(s: Screening, policy: Policy, thresholds: dict[str, float], action_
         if closeness > near_u:
             near_label, near_u = label, closeness
     if near_label is not None:
-        parts[f"{near_label} near its threshold"] = near_u
+        parts[f"{(names or {}).get(near_label, near_label)} near its threshold"] = near_u
     flagged = screening_review_required(s)
     if flagged:
         codes = ", ".join(r["code"] for r in cls.get("review_reasons", [])) or "flagged"
@@ -100,6 +106,7 @@ def ranked(
     scan: int,
     status: str | None = None,
     exclude_creator: int | None = None,
+    names: dict[str, str] | None = None,
 ) -> list[Entry]:
     """Unreviewed screenings, highest priority first (newest `scan` rows considered)."""
     q = select(Screening).where(~human_reviewed()).order_by(Screening.seq.desc()).limit(scan)
@@ -114,6 +121,6 @@ def ranked(
         if exclude_creator is not None and s.created_by_key_id == exclude_creator:
             continue
         f = decision_in_force(s, records[s.id])
-        out.append(Entry(s, priority(s, policy, thresholds, f.action), c))
+        out.append(Entry(s, priority(s, policy, thresholds, f.action, names), c))
     out.sort(key=lambda e: (-e.priority.score, -e.screening.seq))
     return out

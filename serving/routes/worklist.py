@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query
 
 from serving.deps import ReviewerDep, SessionDep, StateDep
 from serving.errors import APIError
-from serving.reviewing import claim_for_review, load_screening
+from serving.reviewing import claim_for_review, label_names, load_screening
 from serving.schemas import ClaimOut, ErrorBody, WorklistItem, WorklistPage
 from serving.service import screening_summary
 from serving.store import records_of, release
@@ -37,6 +37,7 @@ def worklist(
         scan=state.settings.worklist_scan,
         status=status,
         exclude_creator=own,
+        names=label_names(state.classifier.taxonomy),
     )
     chunk = entries[(page - 1) * page_size : page * page_size]
     records = records_of(session, [e.screening.id for e in chunk])
