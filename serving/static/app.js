@@ -304,7 +304,7 @@ function tierProbabilities(result, prefix) {
   const order = TAX.tiers.map((t) => t.id);
   return el("ul", { class: "tierprobs", id: `${prefix}tier-probs`, "aria-label": "Tier probabilities" },
     order.filter((t) => t in result.tier_scores).map((t) =>
-      el("li", { class: t === result.tier ? "top" : null }, `${t} ${pct(result.tier_scores[t])}`)));
+      el("li", { class: t === result.tier ? "likeliest" : null }, `${t} ${pct(result.tier_scores[t])}`)));
 }
 
 function reviewReasons(reasons, id) {
