@@ -108,12 +108,13 @@ def create_app(settings: ServiceSettings | None = None, classifier: Classifier |
     app.add_middleware(SecurityHeaders)
 
     from serving import web
-    from serving.routes import admin, classify, meta, screenings
+    from serving.routes import admin, classify, meta, screenings, worklist
 
     app.mount("/static", web.static_files, name="static")
     app.include_router(web.router)
     app.include_router(classify.router)
     app.include_router(screenings.router)
+    app.include_router(worklist.router)
     app.include_router(admin.router)
     app.include_router(meta.router)
     return app

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from classifier.policy import ACTION_IDS, END_USER_TYPES
 from classifier.results import ClassificationResult
+from classifier.review import ReviewReason
 from classifier.taxonomy import TIER_IDS
 
 EndUserType = Literal[
@@ -22,6 +23,9 @@ EndUserType = Literal[
     "unknown",
 ]
 ActionId = Literal["proceed", "proceed_with_due_diligence", "escalate", "block"]
+PartyOutcome = Literal["done", "hit", "not_done"]
+ReviewStatus = Literal["open", "in_review", "decided"]
+DecisionSource = Literal["policy", "review", "rescreen"]
 TierId = Literal["minimal", "limited", "high", "critical"]
 assert tuple(EndUserType.__args__) == END_USER_TYPES  # type: ignore[attr-defined]
 assert tuple(ActionId.__args__) == ACTION_IDS  # type: ignore[attr-defined]
@@ -89,11 +93,24 @@ class ScreeningCreate(BaseModel):
     end_user_type: EndUserType
     end_user_name: str | None = Field(default=None, max_length=200)
     reference: str | None = Field(default=None, max_length=200, description="Your order or case reference.")
+    control_list_entry: str | None = Field(
+        default=None, max_length=200, description="Control-list entry checked (EU dual-use Annex I or ECCN), free text."
+    )
+    licence_reference: str | None = Field(default=None, max_length=200, description="Export licence reference.")
+    party_screening: PartyOutcome | None = Field(
+        default=None, description="Outcome of screening the parties against sanctions lists: done, hit or not_done."
+    )
+    party_screening_by: str | None = Field(default=None, max_length=120, description="Who screened the parties.")
 
     @field_validator("destination")
     @classmethod
     def _upper(cls, v: str) -> str:
         return v.strip().upper()
+
+    @field_validator("end_user_name", "reference", "control_list_entry", "licence_reference", "party_screening_by")
+    @classmethod
+    def _blank_is_none(cls, v: str | None) -> str | None:
+        return v.strip() or None if v is not None else None
 
 
 class Actor(BaseModel):
@@ -117,10 +134,53 @@ class DocumentOut(BaseModel):
 
 
 class DecisionOut(BaseModel):
+    """The decision the model reading and the policy gave when the screening was stored; never changes."""
+
     action: ActionId
+    tier: TierId
     reasons: list[str]
     rule: int
     policy_version: str
+    review_required: bool = Field(default=False, description="The reading was flagged for human review.")
+    superseded: bool = Field(default=False, description="A later decision record (review or re-screening) replaced it.")
+
+
+class DecisionInForceOut(BaseModel):
+    """The decision that counts now: the latest review's or re-screening's, else the policy's."""
+
+    source: DecisionSource = Field(description="policy (no later record), review (a person) or rescreen.")
+    action: ActionId
+    tier: TierId
+    capabilities: list[str]
+    risk_factors: list[str]
+    reasons: list[str]
+    decided_at: datetime
+    decided_by: Actor | None = Field(default=None, description="Who recorded it; null while the policy's stands.")
+    record_id: str | None = Field(default=None, description="The decision record in force (null: the original).")
+    comment: str | None = None
+    action_reason: str | None = None
+    review_required: bool = Field(description="Still needs a person: the reading is unreliable and nobody reviewed it.")
+    review_reasons: list[ReviewReason] = Field(default_factory=list)
+
+
+class ChangeOut(BaseModel):
+    labels_added: list[str]
+    labels_removed: list[str]
+    tier: dict[str, str] | None = None
+    action: dict[str, str] | None = None
+
+
+class PartyScreeningOut(BaseModel):
+    outcome: PartyOutcome
+    by: str | None = None
+
+
+class ClaimOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    reviewer_key_id: int
+    reviewer_name: str
+    claimed_at: datetime
+    expires_at: datetime
 
 
 class EvidenceIn(BaseModel):
@@ -161,10 +221,21 @@ class ReviewCreate(BaseModel):
         default_factory=list, max_length=100, description="Spans for labels the model did not cite."
     )
     comment: str = Field(min_length=1, max_length=5000)
+    action_reason: str | None = Field(
+        default=None, max_length=5000, description="Required when the action differs from the decision in force."
+    )
+    based_on: str | None = Field(
+        default=None,
+        description="The decision in force you reviewed (its record_id, or the screening id for the original); "
+        "a later change answers 409 instead of being overwritten.",
+    )
 
 
 class ReviewOut(BaseModel):
+    """One decision record: a person's review, or a re-screening applied by `surveilrisk rescreen --apply`."""
+
     id: str
+    kind: Literal["review", "rescreen"] = "review"
     created_at: datetime
     reviewer: Actor
     verdict: str
@@ -174,6 +245,10 @@ class ReviewOut(BaseModel):
     action: str
     evidence: list[dict[str, object]]
     comment: str
+    action_reason: str | None = None
+    supersedes: str | None = Field(default=None, description="The record (or screening id) it replaced.")
+    changes: ChangeOut | None = Field(default=None, description="What it changed relative to the decision it replaced.")
+    message: str | None = Field(default=None, description="What was recorded, in words (on creation).")
 
 
 class ScreeningOut(BaseModel):
@@ -184,25 +259,41 @@ class ScreeningOut(BaseModel):
     destination: DestinationOut
     end_user_type: str
     end_user_name: str | None
+    control_list_entry: str | None = None
+    licence_reference: str | None = None
+    party_screening: PartyScreeningOut | None = None
     document: DocumentOut
     classification: ClassificationResult
-    decision: DecisionOut
+    decision_in_force: DecisionInForceOut
+    model_decision: DecisionOut
+    decision: DecisionOut = Field(deprecated=True, description="Same as model_decision; kept for older clients.")
     model_version: str
+    review_status: ReviewStatus
+    claim: ClaimOut | None = None
     reviews: list[ReviewOut] = Field(default_factory=list)
     permalink: str
 
 
 class ScreeningSummary(BaseModel):
+    """One history row; `tier` and `action` are the decision in force."""
+
     id: str
     created_at: datetime
     created_by: Actor
     reference: str | None
     destination: str
     end_user_type: str
+    end_user_name: str | None = None
     filename: str | None
     tier: str
     action: str
-    reviewed: bool
+    decision_source: DecisionSource
+    decided_by: str | None = None
+    model_tier: str
+    model_action: str
+    reviewed: bool = Field(description="A person has reviewed it.")
+    review_status: ReviewStatus
+    review_required: bool = Field(description="Flagged unreliable and not reviewed yet.")
 
 
 class ScreeningPage(BaseModel):
@@ -240,3 +331,20 @@ class WhoAmI(BaseModel):
     key_id: int
     name: str
     role: str
+
+
+class WorklistItem(BaseModel):
+    screening: ScreeningSummary
+    priority: float = Field(description="severity × uncertainty; higher is reviewed first.")
+    severity: int = Field(description="1-7: the action and tier at stake if the reading is wrong.")
+    uncertainty: float = Field(description="0-1: how unsure the reading is.")
+    why: list[str] = Field(description="What drove the priority, in words.")
+    claim: ClaimOut | None = None
+
+
+class WorklistPage(BaseModel):
+    items: list[WorklistItem]
+    counts: dict[str, int] = Field(description="Screenings you may review, by status: open, in_review, decided.")
+    total: int
+    page: int
+    page_size: int

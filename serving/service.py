@@ -10,20 +10,33 @@ from classifier import budget
 from classifier.extract import Extracted, ExtractionError, Limits, extract_bytes, extract_text
 from classifier.policy import country_names
 from classifier.results import ClassificationResult
+from serving.decisions import (
+    Change,
+    InForce,
+    decision_in_force,
+    history,
+    is_human,
+    review_status,
+    screening_review_required,
+)
 from serving.deps import AppState
 from serving.errors import EXTRACTION_STATUS
 from serving.inputs import DocumentInput
 from serving.schemas import (
     Actor,
+    ChangeOut,
+    ClaimOut,
+    DecisionInForceOut,
     DecisionOut,
     DestinationOut,
     DocumentOut,
     ErrorBody,
+    PartyScreeningOut,
     ReviewOut,
     ScreeningOut,
     ScreeningSummary,
 )
-from serving.tables import Review, Screening
+from serving.tables import Claim, Review, Screening
 
 
 def extract(state: AppState, doc: DocumentInput, limits: Limits | None = None) -> Extracted:
@@ -76,9 +89,10 @@ def classify_many(
     return out
 
 
-def review_out(r: Review) -> ReviewOut:
+def review_out(r: Review, ch: Change | None = None, message: str | None = None) -> ReviewOut:
     return ReviewOut(
         id=r.id,
+        kind="rescreen" if r.kind == "rescreen" else "review",
         created_at=r.created_at,
         reviewer=Actor(key_id=r.reviewer_key_id, name=r.reviewer_name),
         verdict=r.verdict,
@@ -88,10 +102,48 @@ def review_out(r: Review) -> ReviewOut:
         action=r.action,
         evidence=r.evidence,
         comment=r.comment,
+        action_reason=r.action_reason,
+        supersedes=r.supersedes,
+        changes=ChangeOut(**ch.as_dict()) if ch is not None else None,
+        message=message,
     )
 
 
-def screening_out(s: Screening, reviews: Sequence[Review], include_text: bool = True) -> ScreeningOut:
+def in_force_out(f: InForce) -> DecisionInForceOut:
+    by = Actor(key_id=f.decided_by_key_id, name=f.decided_by_name or "") if f.decided_by_key_id is not None else None
+    return DecisionInForceOut(
+        source=f.source,  # type: ignore[arg-type]
+        action=f.action,  # type: ignore[arg-type]
+        tier=f.tier,  # type: ignore[arg-type]
+        capabilities=f.capabilities,
+        risk_factors=f.risk_factors,
+        reasons=f.reasons,
+        decided_at=f.decided_at,
+        decided_by=by,
+        record_id=f.record_id,
+        comment=f.comment,
+        action_reason=f.action_reason,
+        review_required=f.review_required,
+        review_reasons=f.review_reasons,  # type: ignore[arg-type]
+    )
+
+
+def model_decision_out(s: Screening, superseded: bool) -> DecisionOut:
+    return DecisionOut(
+        action=s.decision["action"],
+        tier=s.tier,  # type: ignore[arg-type]
+        reasons=s.decision["reasons"],
+        rule=s.decision["rule"],
+        policy_version=s.policy_version,
+        review_required=screening_review_required(s),
+        superseded=superseded,
+    )
+
+
+def screening_out(
+    s: Screening, records: Sequence[Review], include_text: bool = True, claim: Claim | None = None
+) -> ScreeningOut:
+    model_decision = model_decision_out(s, superseded=bool(records))
     return ScreeningOut(
         id=s.id,
         created_at=s.created_at,
@@ -102,6 +154,13 @@ def screening_out(s: Screening, reviews: Sequence[Review], include_text: bool = 
         ),
         end_user_type=s.end_user_type,
         end_user_name=s.end_user_name,
+        control_list_entry=s.control_list_entry,
+        licence_reference=s.licence_reference,
+        party_screening=(
+            PartyScreeningOut(outcome=s.party_screening, by=s.party_screening_by)  # type: ignore[arg-type]
+            if s.party_screening
+            else None
+        ),
         document=DocumentOut(
             filename=s.filename,
             media_type=s.media_type,
@@ -111,19 +170,19 @@ def screening_out(s: Screening, reviews: Sequence[Review], include_text: bool = 
             text=s.text if include_text else None,
         ),
         classification=ClassificationResult.model_validate(s.classification),
-        decision=DecisionOut(
-            action=s.decision["action"],
-            reasons=s.decision["reasons"],
-            rule=s.decision["rule"],
-            policy_version=s.policy_version,
-        ),
+        decision_in_force=in_force_out(decision_in_force(s, records)),
+        model_decision=model_decision,
+        decision=model_decision,
         model_version=s.model_version,
-        reviews=[review_out(r) for r in reviews],
+        review_status=review_status(records, claim is not None),  # type: ignore[arg-type]
+        claim=ClaimOut.model_validate(claim) if claim is not None else None,
+        reviews=[review_out(r, ch) for r, _, ch in history(s, records)],
         permalink=f"/screenings/{s.id}",
     )
 
 
-def screening_summary(s: Screening, reviewed: bool) -> ScreeningSummary:
+def screening_summary(s: Screening, records: Sequence[Review], claimed: bool = False) -> ScreeningSummary:
+    f = decision_in_force(s, records)
     return ScreeningSummary(
         id=s.id,
         created_at=s.created_at,
@@ -131,8 +190,15 @@ def screening_summary(s: Screening, reviewed: bool) -> ScreeningSummary:
         reference=s.reference,
         destination=s.destination,
         end_user_type=s.end_user_type,
+        end_user_name=s.end_user_name,
         filename=s.filename,
-        tier=s.tier,
-        action=s.action,
-        reviewed=reviewed,
+        tier=f.tier,
+        action=f.action,
+        decision_source=f.source,  # type: ignore[arg-type]
+        decided_by=f.decided_by_name,
+        model_tier=s.tier,
+        model_action=s.action,
+        reviewed=any(is_human(r) for r in records),
+        review_status=review_status(records, claimed),  # type: ignore[arg-type]
+        review_required=f.review_required,
     )

@@ -27,6 +27,14 @@ class ServiceSettings(Settings):
         description="`development` or `production` (production needs an explicit database URL and private metrics).",
     )
     metrics_public: bool = Field(default=False, description="Serve /metrics without an API key.")
+    four_eyes: bool = Field(
+        default=True,
+        description="A screening cannot be reviewed with the key that created it; set false only for one-person teams.",
+    )
+    claim_minutes: int = Field(default=30, ge=1, le=24 * 60, description="How long a reviewer's claim lasts.")
+    worklist_scan: int = Field(
+        default=5000, ge=10, description="Most unreviewed screenings (newest first) ranked for the worklist."
+    )
 
     # --- cost of one request (see README "Security and limits") ------------------------
     max_request_bytes: int = Field(

@@ -16,14 +16,14 @@ import json
 import secrets
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import event, func, select, text
+from sqlalchemy import ColumnElement, event, exists, func, or_, select, text
 from sqlalchemy.exc import IntegrityError, OperationalError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
-from serving.tables import AuditEvent, Review, Screening
+from serving.tables import AuditEvent, Claim, Review, Screening
 
 GENESIS = "0" * 64
 SCREENING_FIELDS = (
@@ -51,6 +51,14 @@ SCREENING_FIELDS = (
     "model_version",
     "prev_hash",
 )
+# Columns added after the first release: hashed when set, left out when NULL, so older rows still verify.
+OPTIONAL_SCREENING_FIELDS = (
+    "review_required",
+    "control_list_entry",
+    "licence_reference",
+    "party_screening",
+    "party_screening_by",
+)
 REVIEW_FIELDS = (
     "seq",
     "id",
@@ -67,6 +75,8 @@ REVIEW_FIELDS = (
     "comment",
     "prev_hash",
 )
+OPTIONAL_REVIEW_FIELDS = ("kind", "supersedes", "action_reason", "reasons", "policy_version", "model_version")
+HUMAN_KINDS = (None, "review")  # records a person made; `rescreen` records come from a model re-run
 EVENT_FIELDS = (
     "seq",
     "id",
@@ -78,10 +88,12 @@ EVENT_FIELDS = (
     "details",
     "prev_hash",
 )
-CHAINS: tuple[tuple[type[Any], tuple[str, ...]], ...] = (
-    (Screening, SCREENING_FIELDS),
-    (Review, REVIEW_FIELDS),
-    (AuditEvent, EVENT_FIELDS),
+# Each chained table: its row class, the fields every row hashes, and fields hashed only when set
+# (columns added later, NULL on older rows, so older rows keep verifying).
+CHAINS: tuple[tuple[type[Any], tuple[str, ...], tuple[str, ...]], ...] = (
+    (Screening, SCREENING_FIELDS, OPTIONAL_SCREENING_FIELDS),
+    (Review, REVIEW_FIELDS, OPTIONAL_REVIEW_FIELDS),
+    (AuditEvent, EVENT_FIELDS, ()),
 )
 Chained = Screening | Review | AuditEvent
 
@@ -109,12 +121,13 @@ def _canonical(value: Any) -> Any:
     return value
 
 
-def row_hash(row: Chained, fields: Sequence[str], keyring: Any = None) -> str:
+def row_hash(row: Chained, fields: Sequence[str], optional: Sequence[str] = (), keyring: Any = None) -> str:
     """SHA-256 of the row's canonical JSON; with `row.mac_key` set, an HMAC under that key of the keyring.
 
     Raises KeyError when the row names a key the keyring does not hold.
     """
     payload = {f: _canonical(getattr(row, f)) for f in fields}
+    payload.update({f: _canonical(getattr(row, f)) for f in optional if getattr(row, f) is not None})
     if "text" in payload:  # long text enters through its own hash
         payload["text"] = hashlib.sha256(str(payload["text"]).encode("utf-8")).hexdigest()
     key_id = getattr(row, "mac_key", None)
@@ -134,7 +147,7 @@ def _lock_chain(session: Session, table: str) -> None:
         session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": 7_304_000 + len(table)})
 
 
-def append(session: Session, row: Chained, fields: Sequence[str]) -> None:
+def append(session: Session, row: Chained, fields: Sequence[str], optional: Sequence[str] = ()) -> None:
     """Put `row` at the head of its table's chain (keyed when the session carries a keyring)."""
     model = type(row)
     keyring = session.info.get("audit_keyring")
@@ -146,16 +159,13 @@ def append(session: Session, row: Chained, fields: Sequence[str]) -> None:
     row.seq = (head[0] + 1) if head else 1
     row.prev_hash = head[1] if head else GENESIS
     row.mac_key = keyring.current if keyring is not None else None
-    row.row_hash = row_hash(row, fields, keyring)
+    row.row_hash = row_hash(row, fields, optional, keyring)
     session.add(row)
     try:
         session.flush()
     except (IntegrityError, OperationalError) as exc:  # unique prev_hash: a concurrent writer took this place
         raise ChainConflictError("another write reached the audit chain first; retry the request") from exc
     session.info.setdefault("audit_pending", []).append((model.__tablename__, row.seq, row.row_hash))
-
-
-_append = append
 
 
 @event.listens_for(Session, "after_commit")
@@ -182,13 +192,13 @@ class NotFoundError(LookupError):
 
 def create_screening(session: Session, **values: Any) -> Screening:
     row = Screening(id=new_id("scr"), created_at=_now(), **values)
-    append(session, row, SCREENING_FIELDS)
+    append(session, row, SCREENING_FIELDS, OPTIONAL_SCREENING_FIELDS)
     return row
 
 
 def add_review(session: Session, **values: Any) -> Review:
     row = Review(id=new_id("rev"), created_at=_now(), **values)
-    append(session, row, REVIEW_FIELDS)
+    append(session, row, REVIEW_FIELDS, OPTIONAL_REVIEW_FIELDS)
     return row
 
 
@@ -205,21 +215,43 @@ def reviews_of(session: Session, screening_id: str) -> list[Review]:
 
 @dataclass(frozen=True)
 class ScreeningFilter:
+    """What the history list and the CSV export select; `action` and `tier` match the decision in force."""
+
     action: str | None = None
     tier: str | None = None
     reference: str | None = None
     created_from: datetime | None = None
     created_to: datetime | None = None
     created_by_key_id: int | None = None
+    q: str | None = None  # free text, partial, case-insensitive
+    end_user_type: str | None = None
+    reviewed: bool | None = None  # a person has (True) / has not (False) reviewed it
+    review_required: bool | None = None  # the model's reading was flagged as unreliable
+
+
+def _latest_record():  # type: ignore[no-untyped-def]
+    """Each screening's newest decision record (a review or an applied re-screening)."""
+    latest = select(Review.screening_id.label("sid"), func.max(Review.seq).label("seq")).group_by(Review.screening_id)
+    return latest.subquery()
+
+
+def human_reviewed() -> ColumnElement[bool]:
+    return exists(
+        select(Review.seq).where(
+            Review.screening_id == Screening.id, or_(Review.kind.is_(None), Review.kind == "review")
+        )
+    )
 
 
 def list_screenings(session: Session, flt: ScreeningFilter, *, offset: int, limit: int) -> tuple[list[Screening], int]:
     """Newest first, with the total count of matching rows for pagination."""
-    q = select(Screening)
+    latest = _latest_record()
+    rec = aliased(Review)
+    q = select(Screening).outerjoin(latest, latest.c.sid == Screening.id).outerjoin(rec, rec.seq == latest.c.seq)
     if flt.action:
-        q = q.where(Screening.action == flt.action)
+        q = q.where(func.coalesce(rec.action, Screening.action) == flt.action)
     if flt.tier:
-        q = q.where(Screening.tier == flt.tier)
+        q = q.where(func.coalesce(rec.tier, Screening.tier) == flt.tier)
     if flt.reference:
         q = q.where(Screening.reference == flt.reference)
     if flt.created_from:
@@ -228,14 +260,40 @@ def list_screenings(session: Session, flt: ScreeningFilter, *, offset: int, limi
         q = q.where(Screening.created_at < flt.created_to)
     if flt.created_by_key_id is not None:
         q = q.where(Screening.created_by_key_id == flt.created_by_key_id)
+    if flt.end_user_type:
+        q = q.where(Screening.end_user_type == flt.end_user_type)
+    if flt.reviewed is not None:
+        q = q.where(human_reviewed() if flt.reviewed else ~human_reviewed())
+    if flt.review_required is not None:
+        flagged = Screening.review_required.is_(True)
+        q = q.where(flagged if flt.review_required else ~flagged | Screening.review_required.is_(None))
+    if flt.q and flt.q.strip():
+        needle = flt.q.strip().lower()
+        cols = (Screening.reference, Screening.filename, Screening.end_user_name, Screening.destination, Screening.id)
+        q = q.where(or_(*(func.lower(c).contains(needle, autoescape=True) for c in cols)))
     total = int(session.scalar(select(func.count()).select_from(q.subquery())) or 0)
     rows = list(session.scalars(q.order_by(Screening.seq.desc()).offset(offset).limit(limit)))
     return rows, total
 
 
+def records_of(session: Session, screening_ids: Sequence[str]) -> dict[str, list[Review]]:
+    """All decision records of the given screenings, oldest first, in one query."""
+    out: dict[str, list[Review]] = {sid: [] for sid in screening_ids}
+    if not screening_ids:
+        return out
+    for r in session.scalars(select(Review).where(Review.screening_id.in_(list(screening_ids))).order_by(Review.seq)):
+        out[r.screening_id].append(r)
+    return out
+
+
 def iter_reviewed(session: Session) -> Iterator[tuple[Screening, Review]]:
-    """Each reviewed screening with its latest review, oldest screening first."""
-    latest = select(Review.screening_id, func.max(Review.seq).label("seq")).group_by(Review.screening_id).subquery()
+    """Each screening a person reviewed, with its latest human review, oldest screening first."""
+    latest = (
+        select(Review.screening_id, func.max(Review.seq).label("seq"))
+        .where(or_(Review.kind.is_(None), Review.kind == "review"))
+        .group_by(Review.screening_id)
+        .subquery()
+    )
     q = (
         select(Screening, Review)
         .join(latest, latest.c.screening_id == Screening.id)
@@ -258,7 +316,7 @@ def verify_chain(session: Session, keyring: Any = None) -> list[ChainReport]:
     """Recompute every row's hash (HMAC for keyed rows) and link; report the first break of each table."""
     keyring = keyring if keyring is not None else session.info.get("audit_keyring")
     reports = []
-    for model, fields in CHAINS:
+    for model, fields, optional in CHAINS:
         prev = GENESIS
         n = 0
         problem = None
@@ -276,7 +334,7 @@ def verify_chain(session: Session, keyring: Any = None) -> list[ChainReport]:
                 problem = f"{where}: row without a key after keyed rows (it was rewritten without the audit key)"
                 break
             try:
-                expected = row_hash(row, fields, keyring)
+                expected = row_hash(row, fields, optional, keyring)
             except KeyError:
                 problem = f"{where}: signed with audit key {row.mac_key!r}, which the keyring does not hold"
                 break
@@ -286,3 +344,46 @@ def verify_chain(session: Session, keyring: Any = None) -> list[ChainReport]:
             prev = row.row_hash
         reports.append(ChainReport(model.__tablename__, n, problem is None, problem))
     return reports
+
+
+# --------------------------------------------------------------------------- claims (working state)
+
+
+class ClaimConflictError(RuntimeError):
+    def __init__(self, claim: Claim) -> None:
+        super().__init__(f"claimed by {claim.reviewer_name} until {claim.expires_at:%H:%M} UTC")
+        self.claim = claim
+
+
+def active_claims(session: Session, screening_ids: Sequence[str] | None = None) -> dict[str, Claim]:
+    q = select(Claim).where(Claim.expires_at > _now())
+    if screening_ids is not None:
+        q = q.where(Claim.screening_id.in_(list(screening_ids)))
+    return {c.screening_id: c for c in session.scalars(q)}
+
+
+def claim(session: Session, screening_id: str, key_id: int, name: str, ttl: timedelta) -> Claim:
+    """Take (or renew) the claim on a screening; another reviewer's unexpired claim raises ClaimConflictError."""
+    now = _now()
+    row = session.get(Claim, screening_id)
+    if row is not None and row.expires_at > now and row.reviewer_key_id != key_id:
+        raise ClaimConflictError(row)
+    if row is None:
+        row = Claim(screening_id=screening_id)
+        session.add(row)
+    row.reviewer_key_id, row.reviewer_name, row.claimed_at, row.expires_at = key_id, name, now, now + ttl
+    try:
+        session.flush()
+    except IntegrityError:  # another reviewer inserted the claim at the same moment
+        session.rollback()
+        raise ClaimConflictError(session.get(Claim, screening_id) or row) from None
+    return row
+
+
+def release(session: Session, screening_id: str, key_id: int | None = None) -> bool:
+    """Drop a claim (only the holder's when `key_id` is given)."""
+    row = session.get(Claim, screening_id)
+    if row is None or (key_id is not None and row.reviewer_key_id != key_id):
+        return False
+    session.delete(row)
+    return True

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Integer, LargeBinary, String, Text
+from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -50,12 +50,20 @@ class Screening(Base):
     decision: Mapped[dict[str, Any]] = mapped_column(JSON)
     policy_version: Mapped[str] = mapped_column(String(64))
     model_version: Mapped[str] = mapped_column(String(120))
+    # Added by migration 0002; NULL on older rows (and then left out of the row hash).
+    review_required: Mapped[bool | None] = mapped_column(Boolean, nullable=True, index=True)
+    control_list_entry: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    licence_reference: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    party_screening: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    party_screening_by: Mapped[str | None] = mapped_column(String(120), nullable=True)
     prev_hash: Mapped[str] = mapped_column(String(64), unique=True)
     row_hash: Mapped[str] = mapped_column(String(64), unique=True)
     mac_key: Mapped[str | None] = mapped_column(String(16), nullable=True)
 
 
 class Review(Base):
+    """A decision record on a screening: a person's review, or a re-screening applied with `rescreen --apply`."""
+
     __tablename__ = "reviews"
 
     seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
@@ -71,6 +79,13 @@ class Review(Base):
     action: Mapped[str] = mapped_column(String(32))
     evidence: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
     comment: Mapped[str] = mapped_column(Text)
+    # Added by migration 0002; NULL on older rows (a person's review that superseded the model's decision).
+    kind: Mapped[str | None] = mapped_column(String(16), nullable=True)  # "review" | "rescreen"
+    supersedes: Mapped[str | None] = mapped_column(String(40), nullable=True)  # record (or screening) id replaced
+    action_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    reasons: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
+    policy_version: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    model_version: Mapped[str | None] = mapped_column(String(120), nullable=True)
     prev_hash: Mapped[str] = mapped_column(String(64), unique=True)
     row_hash: Mapped[str] = mapped_column(String(64), unique=True)
     mac_key: Mapped[str | None] = mapped_column(String(16), nullable=True)
@@ -92,3 +107,15 @@ class AuditEvent(Base):
     prev_hash: Mapped[str] = mapped_column(String(64), unique=True)
     row_hash: Mapped[str] = mapped_column(String(64), unique=True)
     mac_key: Mapped[str | None] = mapped_column(String(16), nullable=True)
+
+
+class Claim(Base):
+    """Who is reviewing a screening right now. Working state, not audit: a claim expires and is replaced."""
+
+    __tablename__ = "claims"
+
+    screening_id: Mapped[str] = mapped_column(String(40), ForeignKey("screenings.id"), primary_key=True)
+    reviewer_key_id: Mapped[int] = mapped_column(Integer)
+    reviewer_name: Mapped[str] = mapped_column(String(120))
+    claimed_at: Mapped[datetime] = mapped_column(DateTime)
+    expires_at: Mapped[datetime] = mapped_column(DateTime, index=True)

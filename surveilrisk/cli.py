@@ -39,12 +39,14 @@ def _register() -> None:
     from surveilrisk.commands import model
     from surveilrisk.commands.classify import classify
     from surveilrisk.commands.data import data_app
+    from surveilrisk.commands.rescreen import rescreen
     from surveilrisk.commands.service import audit_app, feedback_app, keys_app, serve
 
     app.add_typer(data_app, name="data")
     model.register(app)
     app.command()(classify)
     app.command()(serve)
+    app.command()(rescreen)
     app.add_typer(keys_app, name="keys")
     app.add_typer(audit_app, name="audit")
     app.add_typer(feedback_app, name="feedback")

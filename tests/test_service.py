@@ -119,6 +119,7 @@ def test_screening_flow_review_and_feedback_export(service_factory, tmp_path):
         "tier": "critical",
         "action": "block",
         "comment": "Live watch-list matching for police across a city.",
+        "action_reason": "Mass identification for police: hold for a licence decision.",
         "evidence": [
             {"label": "face_detection", "quote": "every face captured"},
             {"label": "public_space_mass_scale", "quote": "city-wide camera networks"},
@@ -130,8 +131,12 @@ def test_screening_flow_review_and_feedback_export(service_factory, tmp_path):
     assert r.status_code == 201, r.text
     after = client.get(f"/v1/screenings/{s['id']}", headers=rita).json()
     assert after["classification"] == original["classification"]  # the original stays as it was
-    assert after["decision"] == original["decision"]
+    assert {k: v for k, v in after["model_decision"].items() if k != "superseded"} == {
+        k: v for k, v in original["model_decision"].items() if k != "superseded"
+    }
+    assert after["model_decision"]["superseded"] and not original["model_decision"]["superseded"]
     assert len(after["reviews"]) == 1 and after["reviews"][0]["tier"] == "critical"
+    assert after["decision_in_force"]["source"] == "review" and after["decision_in_force"]["tier"] == "critical"
 
     r = client.get("/v1/feedback/export", headers=ada)
     assert r.status_code == 200 and r.headers["content-type"].startswith("application/x-ndjson")
@@ -159,7 +164,10 @@ def test_review_rules(service_factory):
     sid = r.json()["id"]
     rita = auth(keys["rita"])
     bad = [
-        ({"verdict": "correct", "capabilities": ["face_identification"], "comment": "x"}, "add evidence"),
+        (
+            {"verdict": "correct", "capabilities": ["face_identification"], "comment": "x"},
+            "quote from the text for Face",
+        ),
         (
             {
                 "verdict": "correct",

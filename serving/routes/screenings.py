@@ -13,17 +13,17 @@ from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 
 from classifier import budget
-from classifier.policy import Action
 from classifier.results import ClassificationResult
-from classifier.taxonomy import TaxonomyError, Tier
-from classifier.text import find_quote
 from serving.auth import Principal
 from serving.db import session_scope
+from serving.decisions import decision_in_force, review_status
 from serving.deps import AppState, ReviewerDep, ScreenerDep, SessionDep, StateDep, write_session
 from serving.errors import APIError
 from serving.inputs import DocumentInput, ParsedRequest, parse_request, validate_json
+from serving.reviewing import label_names, load_screening, record_review
 from serving.schemas import (
     ActionId,
+    EndUserType,
     ErrorBody,
     ReviewCreate,
     ReviewOut,
@@ -34,19 +34,10 @@ from serving.schemas import (
 )
 from serving.security import clean_filename, csv_safe
 from serving.service import classify_many, review_out, screening_out, screening_summary
-from serving.store import (
-    NotFoundError,
-    ScreeningFilter,
-    add_review,
-    create_screening,
-    get_screening,
-    list_screenings,
-    reviews_of,
-)
-from serving.tables import Review, Screening
+from serving.store import ScreeningFilter, active_claims, create_screening, list_screenings, records_of, reviews_of
 
 router = APIRouter(prefix="/v1/screenings", tags=["screenings"])
-ERRORS: dict[int | str, dict[str, Any]] = {s: {"model": ErrorBody} for s in (401, 403, 404, 413, 415, 422)}
+ERRORS: dict[int | str, dict[str, Any]] = {s: {"model": ErrorBody} for s in (401, 403, 404, 409, 413, 415, 422)}
 SCREENING_DOC = {
     "requestBody": {
         "content": {
@@ -62,6 +53,10 @@ SCREENING_DOC = {
                         "end_user_type": {"type": "string", "example": "public_security"},
                         "end_user_name": {"type": "string"},
                         "reference": {"type": "string"},
+                        "control_list_entry": {"type": "string", "example": "5A001.j / EU Annex I"},
+                        "licence_reference": {"type": "string"},
+                        "party_screening": {"type": "string", "enum": ["done", "hit", "not_done"]},
+                        "party_screening_by": {"type": "string"},
                     },
                 }
             },
@@ -92,6 +87,8 @@ def _screening_input(parsed: ParsedRequest) -> tuple[DocumentInput, ScreeningCre
     except ValidationError as exc:
         first = exc.errors()[0]
         raise APIError(422, "invalid_request", f"{'.'.join(map(str, first['loc']))}: {first['msg']}") from exc
+    if body.party_screening is None and body.party_screening_by:
+        raise APIError(422, "invalid_request", "party_screening_by needs party_screening (done, hit or not_done)")
     return doc or DocumentInput(text=body.text, title=body.title), body
 
 
@@ -127,6 +124,11 @@ def _store(state: AppState, principal: Principal, doc: DocumentInput, body: Scre
             decision={"action": decision.action.id, "reasons": list(decision.reasons), "rule": decision.rule_index},
             policy_version=state.policy.version,
             model_version=result.model_version,
+            review_required=result.review_required,
+            control_list_entry=body.control_list_entry,
+            licence_reference=body.licence_reference,
+            party_screening=body.party_screening,
+            party_screening_by=body.party_screening_by if body.party_screening else None,
         )
         out = screening_out(row, [])
     state.metrics.screenings.labels(decision.action.id).inc()
@@ -142,15 +144,23 @@ async def create(
     return await run_in_threadpool(_store, state, principal, doc, body)
 
 
-def _filter(
-    principal: Principal,
-    action: str | None,
-    tier: str | None,
-    reference: str | None,
-    created_from: datetime | None,
-    created_to: datetime | None,
-    mine: bool,
+def screening_filter(
+    principal: ScreenerDep,
+    action: Annotated[ActionId | None, Query(description="Action of the decision in force.")] = None,
+    tier: Annotated[TierId | None, Query(description="Tier of the decision in force.")] = None,
+    reference: Annotated[str | None, Query(max_length=200, description="Exact reference.")] = None,
+    q: Annotated[
+        str | None,
+        Query(max_length=200, description="Free text, partial: reference, document, end-user name, destination, id."),
+    ] = None,
+    end_user_type: EndUserType | None = None,
+    reviewed: Annotated[bool | None, Query(description="Reviewed by a person (true) or not yet (false).")] = None,
+    review_required: Annotated[bool | None, Query(description="The model flagged the reading as unreliable.")] = None,
+    created_from: Annotated[datetime | None, Query(description="Inclusive lower bound (ISO 8601, UTC).")] = None,
+    created_to: Annotated[datetime | None, Query(description="Exclusive upper bound (ISO 8601, UTC).")] = None,
+    mine: Annotated[bool, Query(description="Only my screenings (always true for screeners).")] = False,
 ) -> ScreeningFilter:
+    """One set of filters for the list and the CSV export, so both always select the same rows."""
     own = mine or not principal.can("reviewer")
     return ScreeningFilter(
         action=action,
@@ -159,46 +169,61 @@ def _filter(
         created_from=_naive(created_from),
         created_to=_naive(created_to),
         created_by_key_id=principal.key_id if own else None,
+        q=q,
+        end_user_type=end_user_type,
+        reviewed=reviewed,
+        review_required=review_required,
     )
+
+
+FilterDep = Annotated[ScreeningFilter, Depends(screening_filter)]
+CSV_COLUMNS = (
+    "id",
+    "created_at_utc",
+    "created_by",
+    "reference",
+    "document",
+    "destination",
+    "destination_group",
+    "end_user_type",
+    "end_user_name",
+    "action_in_force",
+    "tier_in_force",
+    "decision_source",
+    "decided_by",
+    "decided_at_utc",
+    "review_status",
+    "review_required",
+    "review_reasons",
+    "capabilities_in_force",
+    "risk_factors_in_force",
+    "reviewer_comment",
+    "model_action",
+    "model_tier",
+    "model_decision_superseded",
+    "control_list_entry",
+    "licence_reference",
+    "party_screening",
+    "party_screening_by",
+    "policy_version",
+    "model_version",
+    "document_sha256",
+)
 
 
 @router.get("/export.csv", response_class=Response, responses={200: {"content": {"text/csv": {}}}})
-def export_csv(
-    session: SessionDep,
-    principal: ScreenerDep,
-    action: ActionId | None = None,
-    tier: TierId | None = None,
-    reference: str | None = None,
-    created_from: datetime | None = None,
-    created_to: datetime | None = None,
-    mine: bool = False,
-) -> Response:
-    """The screenings you may see, as CSV for the compliance file (same filters as the list)."""
-    flt = _filter(principal, action, tier, reference, created_from, created_to, mine)
+def export_csv(session: SessionDep, flt: FilterDep) -> Response:
+    """The screenings you may see, as CSV for the compliance file (same filters as the list), decision in force
+    first."""
     rows, _ = list_screenings(session, flt, offset=0, limit=100_000)
+    records = records_of(session, [s.id for s in rows])
+    claims = active_claims(session, [s.id for s in rows])
     buf = io.StringIO()
     out = csv.writer(buf)
-    out.writerow(
-        [
-            "id",
-            "created_at_utc",
-            "created_by",
-            "reference",
-            "document",
-            "destination",
-            "destination_group",
-            "end_user_type",
-            "end_user_name",
-            "tier",
-            "action",
-            "capabilities",
-            "policy_version",
-            "model_version",
-            "document_sha256",
-        ]
-    )
+    out.writerow(CSV_COLUMNS)
     for s in rows:
-        caps = ";".join(d["id"] for d in s.classification.get("capabilities", []))
+        recs = records[s.id]
+        f = decision_in_force(s, recs)
         out.writerow(
             csv_safe(cell)
             for cell in [
@@ -211,9 +236,24 @@ def export_csv(
                 s.destination_group,
                 s.end_user_type,
                 s.end_user_name or "",
-                s.tier,
+                f.action,
+                f.tier,
+                f.source,
+                f.decided_by_name or "",
+                f.decided_at.isoformat(timespec="seconds"),
+                review_status(recs, s.id in claims),
+                "yes" if f.review_required else "no",
+                ";".join(r["code"] for r in f.review_reasons),
+                ";".join(f.capabilities),
+                ";".join(f.risk_factors),
+                f.comment or "",
                 s.action,
-                caps,
+                s.tier,
+                "yes" if recs else "no",
+                s.control_list_entry or "",
+                s.licence_reference or "",
+                s.party_screening or "",
+                s.party_screening_by or "",
                 s.policy_version,
                 s.model_version,
                 s.document_sha256,
@@ -226,21 +266,12 @@ def export_csv(
     )
 
 
-def _visible(principal: Principal, row: Screening) -> bool:
-    return principal.can("reviewer") or row.created_by_key_id == principal.key_id
-
-
 @router.get("/{screening_id}", response_model=ScreeningOut, responses=ERRORS)
 def read(screening_id: str, session: SessionDep, principal: ScreenerDep) -> ScreeningOut:
-    """One screening exactly as it was decided, with its reviews."""
-    try:
-        row = get_screening(session, screening_id)
-    except NotFoundError:
-        raise APIError(404, "not_found", f"no screening {screening_id!r}") from None
-    if not _visible(principal, row):
-        # Same answer as a missing id: a screener cannot learn which ids exist.
-        raise APIError(404, "not_found", f"no screening {screening_id!r}")
-    return screening_out(row, reviews_of(session, screening_id))
+    """One screening: the decision in force, the original model decision and every decision record."""
+    row = load_screening(session, screening_id, principal)  # a colleague's id answers like a missing one
+    claim = active_claims(session, [row.id]).get(row.id)
+    return screening_out(row, reviews_of(session, screening_id), claim=claim)
 
 
 @router.get("/{screening_id}/report", response_class=HTMLResponse, responses=ERRORS)
@@ -251,9 +282,7 @@ def report(
     from serving.web import templates
 
     s = read(screening_id, session, principal)
-    names = {
-        lab.id: lab.name for lab in (*state.classifier.taxonomy.capabilities, *state.classifier.taxonomy.risk_factors)
-    }
+    names = label_names(state.classifier.taxonomy)
     generated = datetime.now(UTC).strftime("%Y-%m-%d %H:%M")
     return templates.TemplateResponse(request, "report.html", {"s": s, "names": names, "generated": generated})
 
@@ -261,32 +290,19 @@ def report(
 @router.get("", response_model=ScreeningPage, responses=ERRORS)
 def list_(
     session: SessionDep,
-    principal: ScreenerDep,
-    action: ActionId | None = None,
-    tier: TierId | None = None,
-    reference: Annotated[str | None, Query(max_length=200)] = None,
-    created_from: Annotated[datetime | None, Query(description="Inclusive lower bound (ISO 8601, UTC).")] = None,
-    created_to: Annotated[datetime | None, Query(description="Exclusive upper bound (ISO 8601, UTC).")] = None,
-    mine: Annotated[bool, Query(description="Only my screenings (always true for screeners).")] = False,
+    flt: FilterDep,
     page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
     page_size: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> ScreeningPage:
-    """Screenings, newest first; screeners see their own, reviewers and admins everyone's."""
-    own = mine or not principal.can("reviewer")
-    flt = ScreeningFilter(
-        action=action,
-        tier=tier,
-        reference=reference,
-        created_from=_naive(created_from),
-        created_to=_naive(created_to),
-        created_by_key_id=principal.key_id if own else None,
-    )
+    """Screenings, newest first, with the decision in force; screeners see their own, reviewers everyone's."""
     rows, total = list_screenings(session, flt, offset=(page - 1) * page_size, limit=page_size)
-    reviewed = {
-        r.screening_id for r in session.query(Review.screening_id).filter(Review.screening_id.in_([s.id for s in rows]))
-    }
+    records = records_of(session, [s.id for s in rows])
+    claims = active_claims(session, [s.id for s in rows])
     return ScreeningPage(
-        items=[screening_summary(s, s.id in reviewed) for s in rows], total=total, page=page, page_size=page_size
+        items=[screening_summary(s, records[s.id], s.id in claims) for s in rows],
+        total=total,
+        page=page,
+        page_size=page_size,
     )
 
 
@@ -300,74 +316,10 @@ def _naive(dt: datetime | None) -> datetime | None:
 def review(
     screening_id: str, body: ReviewCreate, state: StateDep, session: SessionDep, principal: ReviewerDep
 ) -> ReviewOut:
-    """Confirm or correct a screening; the original record stays unchanged."""
-    try:
-        row = get_screening(session, screening_id)
-    except NotFoundError:
-        raise APIError(404, "not_found", f"no screening {screening_id!r}") from None
-    tax = state.classifier.taxonomy
-    cls = row.classification
-    model_caps = [d["id"] for d in cls["capabilities"]]
-    model_risks = [d["id"] for d in cls["risk_factors"]]
-    if body.verdict == "confirm":
-        if any(v is not None for v in (body.capabilities, body.risk_factors, body.tier, body.action)):
-            raise APIError(422, "invalid_review", "a 'confirm' review takes no corrected values; use verdict 'correct'")
-        caps, risks, tier, action = model_caps, model_risks, row.tier, row.action
-    else:
-        caps = body.capabilities if body.capabilities is not None else model_caps
-        risks = body.risk_factors if body.risk_factors is not None else model_risks
-        tier, action = body.tier or row.tier, body.action or row.action
-    try:
-        tax.check_ids(caps, "capability")
-        tax.check_ids(risks, "risk_factor")
-    except TaxonomyError as exc:
-        raise APIError(422, "invalid_review", str(exc)) from exc
-    evidence = _review_evidence(body, row, set(caps) | set(risks), set(model_caps) | set(model_risks))
-    floor = tax.minimum_tier([*caps, *risks])
-    if Tier.parse(tier) < floor.tier:
-        raise APIError(
-            422,
-            "invalid_review",
-            f"tier {tier} is below {floor.tier.id}, the minimum for the labels given ({'; '.join(floor.reasons)})",
-        )
-    Action.parse(action)
-    with write_session(state) as ws:  # the reads and the quote search above hold no write lock
-        rev = add_review(
-            ws,
-            screening_id=row.id,
-            reviewer_key_id=principal.key_id,
-            reviewer_name=principal.name,
-            verdict=body.verdict,
-            capabilities=list(caps),
-            risk_factors=list(risks),
-            tier=tier,
-            action=action,
-            evidence=evidence,
-            comment=body.comment,
-        )
-        return review_out(rev)
+    """Confirm or correct the decision in force; a new decision record is appended, nothing is changed.
 
-
-def _review_evidence(body: ReviewCreate, row: Screening, labels: set[str], cited: set[str]) -> list[dict[str, Any]]:
-    """Resolve the reviewer's spans (offsets or quotes); every label the model did not cite needs one."""
-    out = []
-    for ev in body.evidence:
-        if ev.label not in labels:
-            raise APIError(422, "invalid_review", f"evidence given for {ev.label}, which the review does not assert")
-        if ev.quote is not None:
-            span = find_quote(row.text, ev.quote)
-            if span is None:
-                raise APIError(
-                    422,
-                    "invalid_review",
-                    f"the quote for {ev.label} is not in the document text; copy it from the extracted text",
-                )
-            out.append({"label": ev.label, "start": span.start, "end": span.end})
-        elif ev.start is not None and ev.end is not None and ev.start < ev.end <= len(row.text):
-            out.append({"label": ev.label, "start": ev.start, "end": ev.end})
-        else:
-            raise APIError(422, "invalid_review", f"evidence for {ev.label} needs a quote or valid start/end offsets")
-    missing = sorted(labels - cited - {e["label"] for e in out})
-    if missing:
-        raise APIError(422, "invalid_review", f"add evidence (a quote from the text) for: {', '.join(missing)}")
-    return out
+    The whole review runs in one short write transaction, so the decision in force it builds on cannot
+    change under it; quotes are length-capped, which bounds the quote search inside it."""
+    with write_session(state) as ws:
+        rev, ch, message = record_review(ws, state.settings, state.classifier.taxonomy, principal, screening_id, body)
+        return review_out(rev, ch, message)

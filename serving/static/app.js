@@ -17,6 +17,7 @@ const FRIENDLY = {
   extraction_timeout: "Reading this file took too long",
   unauthorized: "Your API key was not accepted; sign in again",
   forbidden: "Your role does not allow this",
+  not_found: "This screening does not exist or you lack access to it",
 };
 
 const state = { key: sessionStorage.getItem("sr_key"), me: null, docs: [], historyPage: 1, current: null };
@@ -42,6 +43,19 @@ function el(tag, attrs = {}, ...children) {
 function labelName(id) { return LABEL_NAMES[id] || id; }
 function pct(x) { return `${Math.round(x * 100)}%`; }
 function humanAction(a) { return a.replaceAll("_", " "); }
+function humanUser(u) { return u.replaceAll("_", " "); }
+function groupName(g) { return CONFIG.groups[g] || g.replaceAll("_", " "); }
+function megabytes(n) { return `${(n / (1024 * 1024)).toFixed(n < 10 * 1024 * 1024 ? 1 : 0)} MB`; }
+function when(iso) { return iso.replace("T", " ").slice(0, 16); }
+
+// Policy reasons name groups and end users by id; show the names a person reads instead.
+function humanize(text) {
+  let out = text.replace(/group '([\w-]+)'/g, (_, g) => `group “${groupName(g)}”`);
+  for (const u of END_USERS) out = out.replaceAll(`End-user type: ${u}.`, `End-user type: ${humanUser(u)}.`);
+  return out;
+}
+
+function setTitle(text) { document.title = `${text} — SurveilRisk`; }
 
 class ApiError extends Error {
   constructor(status, body) {
@@ -51,9 +65,16 @@ class ApiError extends Error {
   }
 }
 
-function friendly(err) {
+function friendly(err, file) {
+  if (err.code === "file_too_large" && file) {
+    return `File is ${megabytes(file.size)}; the limit is ${megabytes(CONFIG.max_upload_bytes)}.`;
+  }
+  if (err.code === "unsupported_media_type" && file && /\.pdf$/i.test(file.name)) return "This is not a PDF.";
+  if (err.code === "invalid_request" && /evidence\.\d+\.quote/.test(err.message)) {
+    return "Each added label needs a quote of at least three characters from the text.";
+  }
   const base = FRIENDLY[err.code];
-  if (!base) return err.message;
+  if (!base) return err.message.charAt(0).toUpperCase() + err.message.slice(1);
   return err.code === "file_too_large" || err.code === "too_many_pages" ? `${base}: ${err.message}` : `${base}.`;
 }
 
@@ -74,23 +95,29 @@ async function api(path, options = {}) {
 
 // ---------------------------------------------------------------- views and sign-in
 
+const TITLES = { signin: "Sign in", analyse: "Analyse a product", history: "Screening history",
+                 worklist: "Review worklist", screening: "Screening" };
+
+function isReviewer() { return !!state.me && (state.me.role === "reviewer" || state.me.role === "admin"); }
+
 function show(view) {
   for (const v of document.querySelectorAll(".view")) v.hidden = v.id !== `view-${view}`;
+  setTitle(TITLES[view] || "SurveilRisk");
   for (const b of document.querySelectorAll(".navlink")) {
-    b.hidden = !state.me;
+    b.hidden = !state.me || (b.dataset.role === "reviewer" && !isReviewer());
     if (b.dataset.view === view) b.setAttribute("aria-current", "page");
     else b.removeAttribute("aria-current");
   }
   document.getElementById("main").focus({ preventScroll: true });
 }
 
+// Signing out reloads the page: nothing of the previous user (documents, pasted text, results) survives.
 function signOut(message) {
-  sessionStorage.removeItem("sr_key");
+  sessionStorage.clear();
+  if (message) sessionStorage.setItem("sr_notice", message);
   state.key = null;
   state.me = null;
-  document.getElementById("who").replaceChildren();
-  document.getElementById("signin-error").textContent = message || "";
-  show("signin");
+  location.replace("/");
 }
 
 async function signIn(key) {
@@ -110,6 +137,7 @@ function route() {
   const m = location.pathname.match(/^\/screenings\/([\w-]+)$/);
   if (m) openScreening(m[1], false);
   else if (location.hash === "#history") openHistory();
+  else if (location.hash === "#worklist" && isReviewer()) openWorklist();
   else show("analyse");
 }
 
@@ -134,21 +162,24 @@ function setDocState(entry) {
     li.classList.add("failed");
     msg.className = "msg error";
     msg.setAttribute("role", "alert");
-    msg.textContent = friendly(entry.error);
+    msg.textContent = friendly(entry.error, entry.file);
   } else {
     const r = entry.result;
     msg.className = "msg";
-    msg.replaceChildren(el("span", { class: `badge t-${r.tier}`, text: r.tier }), " ",
-      el("button", { type: "button", onclick: () => showResult(entry) }, "View"));
+    msg.replaceChildren(tierBadge(r), " ",
+      el("button", { type: "button", onclick: () => showResult(entry, true) }, "View"));
   }
 }
 
 function updateProgress() {
   const total = state.docs.length;
   const done = state.docs.filter((d) => d.result || d.error).length;
+  const ok = state.docs.filter((d) => d.result).length;
+  const failed = state.docs.filter((d) => d.error).length;
   const box = document.getElementById("progress");
   box.replaceChildren(
-    el("div", { text: done < total ? `Analysing ${done} of ${total} documents…` : `${total} document(s) analysed.` }),
+    el("div", { text: done < total ? `Analysing ${done} of ${total} documents…`
+                                   : `${ok} analysed, ${failed} failed.` }),
     el("div", { class: "bar", role: "progressbar", "aria-valuemin": "0", "aria-valuemax": String(total),
                 "aria-valuenow": String(done), "aria-label": "Analysis progress" },
        el("span", { style: `width:${total ? (100 * done) / total : 0}%` })),
@@ -202,23 +233,39 @@ function highlightedText(text, labels, prefix) {
     const covering = spans.filter((s) => s.start <= a && b <= s.end).map((s) => s.label);
     if (!covering.length) { box.append(piece); continue; }
     const uniq = [...new Set(covering)];
+    // Overlapping evidence: one stripe per label, so every label's colour stays visible.
+    const step = 100 / uniq.length;
+    const bg = uniq.length === 1 ? colour[uniq[0]]
+      : `linear-gradient(${uniq.map((l, j) => `${colour[l]} ${j * step}% ${(j + 1) * step}%`).join(", ")})`;
     const mark = el("mark", { class: "ev", "data-labels": uniq.join(" "), "data-start": a, "data-end": b,
-                              title: uniq.map(labelName).join(", "), style: `background:${colour[uniq[0]]}` }, piece);
+                              title: uniq.map(labelName).join(", "), style: `background:${bg}` }, piece);
     box.append(mark);
   }
   return { box, colour };
 }
 
-function jumpTo(labelId, prefix) {
+const cursor = {};  // label → index of the evidence mark shown last, for next/previous
+
+function jumpTo(labelId, prefix, step = 0) {
   const marks = [...document.querySelectorAll(`#${prefix}doctext mark.ev`)].filter((m) =>
     m.dataset.labels.split(" ").includes(labelId));
   if (!marks.length) return;
+  const key = prefix + labelId;
+  cursor[key] = step === 0 ? 0 : ((cursor[key] || 0) + step + marks.length) % marks.length;
   document.querySelectorAll("mark.flash").forEach((m) => m.classList.remove("flash"));
   marks.forEach((m) => m.classList.add("flash"));
-  marks[0].scrollIntoView({ block: "center", behavior: "smooth" });
+  marks[cursor[key]].scrollIntoView({ block: "center", behavior: "smooth" });
 }
 
-function labelList(title, labels, colour, prefix) {
+// The whole sentence(s) around an evidence span, so a quote never stops mid-word.
+function sentenceAround(text, start, end) {
+  let a = start, b = end;
+  while (a > 0 && !/[.!?\n]/.test(text[a - 1]) && start - a < 300) a--;
+  while (b < text.length && !/[.!?\n]/.test(text[b - 1] || "") && b - end < 300) b++;
+  return text.slice(a, b).trim();
+}
+
+function labelList(title, labels, colour, prefix, text) {
   if (!labels.length) return el("div", {}, el("h3", { text: title }), el("p", { class: "muted", text: "None found." }));
   return el("div", {}, el("h3", { text: title }), el("ul", { class: "labels" }, labels.map((l) =>
     el("li", {}, el("a", { href: `#ev-${l.id}`, "data-label": l.id,
@@ -228,34 +275,82 @@ function labelList(title, labels, colour, prefix) {
             labelName(l.id)),
          el("span", { class: "score", text: pct(l.score) })),
       el("span", { class: "bar", "aria-hidden": "true" }, el("span", { style: `width:${pct(l.score)}` })),
-      l.evidence.length ? el("span", { class: "muted", text: `“${l.evidence[0].text.slice(0, 110)}”` }) : null)))));
+      l.evidence.length ? el("span", { class: "muted quote-text",
+                                       text: `“${sentenceAround(text, l.evidence[0].start, l.evidence[0].end)}”` })
+        : null),
+      l.evidence.length > 1 ? el("span", { class: "evnav" },
+        el("button", { type: "button", "aria-label": `Previous evidence for ${labelName(l.id)}`,
+                       onclick: () => jumpTo(l.id, prefix, -1) }, "‹ previous"),
+        el("button", { type: "button", "aria-label": `Next evidence for ${labelName(l.id)}`,
+                       onclick: () => jumpTo(l.id, prefix, 1) }, "next ›"),
+        el("span", { class: "muted", text: ` ${l.evidence.length} passages` })) : null))));
+}
+
+// A reading that needs a person never shows a reassuring tier colour.
+function tierBadge(result, big = false, prefix = "", inForce = null) {
+  const cls = `badge${big ? " big" : ""}`;
+  if (inForce && inForce.source === "review") {
+    return el("span", { class: `${cls} t-${inForce.tier}`, id: big ? `${prefix}tier-badge` : null,
+                        text: inForce.tier, title: "tier set by a reviewer" });
+  }
+  if (result.review_required) {
+    return el("span", { class: `${cls} t-review`, id: big ? `${prefix}tier-badge` : null,
+                        text: "needs human review", title: `model tier: ${result.tier}` });
+  }
+  return el("span", { class: `${cls} t-${result.tier}`, id: big ? `${prefix}tier-badge` : null, text: result.tier });
+}
+
+function tierProbabilities(result, prefix) {
+  const order = TAX.tiers.map((t) => t.id);
+  return el("ul", { class: "tierprobs", id: `${prefix}tier-probs`, "aria-label": "Tier probabilities" },
+    order.filter((t) => t in result.tier_scores).map((t) =>
+      el("li", { class: t === result.tier ? "likeliest" : null }, `${t} ${pct(result.tier_scores[t])}`)));
+}
+
+function reviewReasons(reasons, id) {
+  return el("div", { class: "needs-review", id, role: "note" },
+    el("strong", { text: "Needs human review: " }),
+    el("ul", {}, reasons.map((r) => el("li", { text: r.message }))));
 }
 
 // `prefix` keeps element ids unique: "" on the analyse view, "s-" on a stored screening.
-function resultView(result, text, prefix = "") {
+function resultView(result, text, prefix = "", inForce = null) {
   const all = [...result.capabilities, ...result.risk_factors];
   const { box, colour } = highlightedText(text, all, prefix);
   const warnings = result.warnings.length
     ? el("ul", { class: "warnings", "aria-label": "Warnings" }, result.warnings.map((w) => el("li", { text: w })))
     : null;
+  const reviewed = inForce && inForce.source === "review";
   return el("div", {},
     el("div", { class: "card tierline" },
-      el("span", { class: `badge big t-${result.tier}`, id: `${prefix}tier-badge`, text: result.tier }),
-      el("div", { class: "reason" }, el("strong", { text: result.source }), el("br"),
-         el("span", { id: `${prefix}tier-reason`, text: result.tier_reason })),
+      el("div", { class: "badgebox" }, tierBadge(result, true, prefix, inForce), tierProbabilities(result, prefix)),
+      el("div", { class: "reason" }, el("h2", { class: "source", id: `${prefix}result-title`, tabindex: "-1",
+                                                text: result.source }),
+         el("span", { id: `${prefix}tier-reason`, text: result.tier_reason }),
+         reviewed && inForce.tier !== result.tier
+           ? el("p", { class: "muted", text: `The model read tier ${result.tier}; a reviewer set ${inForce.tier}.` })
+           : null),
       el("span", { class: "muted", text: `model ${result.model_version}` })),
+    result.review_required && !reviewed ? reviewReasons(result.review_reasons, `${prefix}review-reasons`) : null,
     warnings,
     el("div", { class: "result-grid" },
-      el("div", { class: "card" }, labelList("Capabilities", result.capabilities, colour, prefix),
-         labelList("Risk factors", result.risk_factors, colour, prefix)),
+      el("div", { class: "card" }, labelList("Capabilities", result.capabilities, colour, prefix, text),
+         labelList("Risk factors", result.risk_factors, colour, prefix, text)),
       el("div", { class: "card" }, el("h3", { text: "Extracted text with evidence" }), box)));
 }
 
-function showResult(entry) {
+function showResult(entry, focus = false) {
   state.current = entry;
+  for (const d of state.docs) if (d.li) d.li.classList.toggle("selected", d === entry);
+  for (const d of state.docs) if (d.li) d.li.setAttribute("aria-current", d === entry ? "true" : "false");
   const box = document.getElementById("result");
   box.hidden = false;
   box.replaceChildren(resultView(entry.result, entry.result.text), screeningForm(entry));
+  if (focus) {
+    const title = document.getElementById("result-title");
+    title.focus({ preventScroll: true });
+    title.scrollIntoView({ block: "start" });
+  }
 }
 
 // ---------------------------------------------------------------- screening
@@ -273,6 +368,16 @@ function screeningForm(entry) {
     el("input", { id: "s-end-user-name", type: "text" }),
     el("label", { for: "s-reference", text: "Your reference (optional)" }),
     el("input", { id: "s-reference", type: "text" }),
+    el("label", { for: "s-control-list", text: "Control-list entry checked (optional)" }),
+    el("input", { id: "s-control-list", type: "text", placeholder: "e.g. EU Annex I 5A001.j, ECCN 5A980, or none" }),
+    el("label", { for: "s-licence", text: "Licence reference (optional)" }),
+    el("input", { id: "s-licence", type: "text" }),
+    el("label", { for: "s-party", text: "Party screening (sanctions lists)" }),
+    el("select", { id: "s-party" }, el("option", { value: "", text: "not recorded" }),
+       el("option", { value: "done", text: "done, no hit" }), el("option", { value: "hit", text: "done, hit found" }),
+       el("option", { value: "not_done", text: "not done yet" })),
+    el("label", { for: "s-party-by", text: "Party screening by (optional)" }),
+    el("input", { id: "s-party-by", type: "text" }),
     el("button", { type: "submit", class: "primary", text: "Screen and store" }),
     el("p", { id: "screening-error", class: "error", role: "alert" }),
     el("div", { id: "decision", "aria-live": "polite" }));
@@ -287,7 +392,14 @@ function screeningForm(entry) {
     else { fd.append("text", entry.text); fd.append("title", entry.name); }
     fd.append("destination", code);
     fd.append("end_user_type", form.querySelector("#s-end-user").value);
-    for (const [field, id] of [["end_user_name", "#s-end-user-name"], ["reference", "#s-reference"]]) {
+    const fields = [["end_user_name", "#s-end-user-name"], ["reference", "#s-reference"],
+                    ["control_list_entry", "#s-control-list"], ["licence_reference", "#s-licence"],
+                    ["party_screening", "#s-party"], ["party_screening_by", "#s-party-by"]];
+    if (!form.querySelector("#s-party").value && form.querySelector("#s-party-by").value.trim()) {
+      err.textContent = "Choose the party-screening outcome, or leave 'by' empty.";
+      return;
+    }
+    for (const [field, id] of fields) {
       const v = form.querySelector(id).value.trim();
       if (v) fd.append(field, v);
     }
@@ -314,60 +426,145 @@ function countryCode(value) {
   return hit ? hit[0] : null;
 }
 
+// The decision in force leads; the model's original decision follows, marked superseded once replaced.
 function decisionView(s, prefix = "") {
+  const f = s.decision_in_force;
+  const m = s.model_decision;
+  const by = f.source === "policy"
+    ? "Decided by the screening policy on the model's reading"
+    : `${f.source === "review" ? "Reviewed" : "Re-screened"} by ${f.decided_by.name} on ${when(f.decided_at)} UTC`;
   return el("div", { class: "decision card", id: `${prefix}decision-card` },
-    el("span", { class: `badge big a-${s.decision.action}`, id: `${prefix}action-badge`,
-                 text: humanAction(s.decision.action) }),
-    el("div", {},
-      el("ul", {}, s.decision.reasons.map((r) => el("li", { text: r }))),
+    el("div", { class: "badgebox" },
+      el("span", { class: "muted small", text: "Decision in force" }),
+      el("span", { class: `badge big a-${f.action}`, id: `${prefix}action-badge`, text: humanAction(f.action) })),
+    el("div", { class: "decision-body" },
+      el("p", { id: `${prefix}decided-by` }, el("strong", { text: by })),
+      f.review_required ? reviewReasons(f.review_reasons, `${prefix}decision-review-reasons`) : null,
+      el("ul", { id: `${prefix}decision-reasons` }, f.reasons.map((r) => el("li", { text: humanize(r) }))),
+      m.superseded ? el("p", { class: "superseded", id: `${prefix}model-decision` },
+        `Original decision: ${humanAction(m.action)} (tier ${m.tier}) — superseded.`) : null,
       el("p", {}, "Stored as ", el("code", { id: `${prefix}screening-id`, text: s.id }), " — ",
          el("a", { href: s.permalink, id: `${prefix}permalink`, text: "permalink" }),
-         ` · policy ${s.decision.policy_version} · model ${s.model_version}`)));
+         ` · destination group: ${groupName(s.destination.group)} · policy ${m.policy_version} · model ${s.model_version}`)));
 }
 
 // ---------------------------------------------------------------- history
+
+const FILTERS = [["q", "#f-q"], ["action", "#f-action"], ["tier", "#f-tier"], ["end_user_type", "#f-end-user"],
+                 ["reviewed", "#f-reviewed"], ["review_required", "#f-flagged"]];
+
+function filterParams() {
+  const params = new URLSearchParams();
+  for (const [k, id] of FILTERS) {
+    const v = document.querySelector(id).value.trim();
+    if (v) params.set(k, v);
+  }
+  const from = document.getElementById("f-from").value;
+  const to = document.getElementById("f-to").value;
+  if (from) params.set("created_from", `${from}T00:00:00Z`);
+  if (to) {  // the "to" day is included
+    const next = new Date(`${to}T00:00:00Z`);
+    next.setUTCDate(next.getUTCDate() + 1);
+    params.set("created_to", next.toISOString().slice(0, 19) + "Z");
+  }
+  return params;
+}
+
+const STATUS_TEXT = { open: "not reviewed", in_review: "in review", decided: "reviewed" };
+
+function actionCell(s) {
+  return el("td", { "data-label": "Decision in force" },
+    el("span", { class: `badge a-${s.action}`, text: humanAction(s.action) }),
+    s.review_required ? el("span", { class: "flag", text: "needs human review" }) : null,
+    s.decision_source !== "policy" && s.model_action !== s.action
+      ? el("span", { class: "muted small was", text: `was ${humanAction(s.model_action)}` }) : null);
+}
 
 async function openHistory(page) {
   if (page) state.historyPage = page;
   show("history");
   history.replaceState(null, "", "/#history");
-  const params = new URLSearchParams({ page: state.historyPage, page_size: 15 });
-  for (const [k, id] of [["action", "#f-action"], ["tier", "#f-tier"], ["reference", "#f-reference"]]) {
-    const v = document.querySelector(id).value.trim();
-    if (v) params.set(k, v);
-  }
+  const params = filterParams();
+  params.set("page", state.historyPage);
+  params.set("page_size", 15);
   const rows = document.getElementById("history-rows");
   try {
     const data = await api(`/v1/screenings?${params}`);
     rows.replaceChildren(...data.items.map((s) => {
       const link = el("a", { href: `/screenings/${s.id}`, text: s.filename || s.id,
                              onclick: (e) => { e.preventDefault(); openScreening(s.id, true); } });
-      return el("tr", { "data-id": s.id, onclick: (e) => { if (e.target !== link) openScreening(s.id, true); } },
-        el("td", { text: s.created_at.replace("T", " ").slice(0, 16) }), el("td", {}, link),
-        el("td", { text: s.reference || "" }), el("td", { text: s.destination }),
-        el("td", { text: s.end_user_type.replaceAll("_", " ") }),
-        el("td", {}, el("span", { class: `badge t-${s.tier}`, text: s.tier })),
-        el("td", {}, el("span", { class: `badge a-${s.action}`, text: humanAction(s.action) })),
-        el("td", { text: s.reviewed ? "yes" : "" }), el("td", { text: s.created_by.name }));
+      return el("tr", { "data-id": s.id, class: s.review_required ? "flagged" : null,
+                        onclick: (e) => { if (e.target !== link) openScreening(s.id, true); } },
+        el("td", { "data-label": "Date", text: when(s.created_at) }), el("td", { "data-label": "Document" }, link),
+        el("td", { "data-label": "Reference", text: s.reference || "" }),
+        el("td", { "data-label": "Destination", text: s.destination }),
+        el("td", { "data-label": "End user", text: humanUser(s.end_user_type) + (s.end_user_name ? ` · ${s.end_user_name}` : "") }),
+        actionCell(s),
+        el("td", { "data-label": "Tier" }, el("span", { class: `badge t-${s.tier}`, text: s.tier })),
+        el("td", { "data-label": "Review", text: STATUS_TEXT[s.review_status] }),
+        el("td", { "data-label": "Decided by", text: s.decided_by || "policy" }),
+        el("td", { "data-label": "Screened by", text: s.created_by.name }));
     }));
-    if (!data.items.length) rows.replaceChildren(el("tr", {}, el("td", { colspan: "9", text: "No screenings yet." })));
+    const filtered = [...filterParams().keys()].length > 0;
+    if (!data.items.length) {
+      rows.replaceChildren(el("tr", { class: "empty" }, el("td", { colspan: "10", id: "history-empty",
+        text: filtered ? "No screenings match these filters." : "No screenings yet." })));
+    }
     const pages = Math.max(1, Math.ceil(data.total / data.page_size));
     document.getElementById("page-info").textContent = `Page ${data.page} of ${pages} · ${data.total} screenings`;
     document.getElementById("prev-page").disabled = data.page <= 1;
     document.getElementById("next-page").disabled = data.page >= pages;
   } catch (err) {
-    rows.replaceChildren(el("tr", {}, el("td", { colspan: "9", class: "error", text: friendly(err) })));
+    rows.replaceChildren(el("tr", {}, el("td", { colspan: "10", class: "error", text: friendly(err) })));
   }
 }
 
 async function downloadCsv() {
-  const params = new URLSearchParams();
-  for (const [k, id] of [["action", "#f-action"], ["tier", "#f-tier"], ["reference", "#f-reference"]]) {
-    const v = document.querySelector(id).value.trim();
-    if (v) params.set(k, v);
-  }
-  const resp = await api(`/v1/screenings/export.csv?${params}`, { raw: true });
+  const resp = await api(`/v1/screenings/export.csv?${filterParams()}`, { raw: true });
   saveBlob(await resp.blob(), "screenings.csv");
+}
+
+// ---------------------------------------------------------------- worklist (reviewers)
+
+async function openWorklist() {
+  show("worklist");
+  history.replaceState(null, "", "/#worklist");
+  const rows = document.getElementById("worklist-rows");
+  const err = document.getElementById("worklist-error");
+  err.textContent = "";
+  try {
+    const data = await api("/v1/worklist?page_size=50");
+    const c = data.counts;
+    document.getElementById("worklist-counts").textContent =
+      `${c.open} open · ${c.in_review} in review · ${c.decided} decided`;
+    rows.replaceChildren(...data.items.map((item) => {
+      const s = item.screening;
+      const mine = item.claim && item.claim.reviewer_key_id === state.me.key_id;
+      const claimBtn = item.claim && !mine ? el("span", { class: "muted", text: `${item.claim.reviewer_name} is on it` })
+        : el("button", { type: "button", class: "claim", onclick: async (e) => {
+            e.stopPropagation();
+            try {
+              await api(`/v1/worklist/${s.id}/claim`, { method: "POST" });
+              openScreening(s.id, true);
+            } catch (ex) { err.textContent = friendly(ex); openWorklist(); }
+          } }, mine ? "Continue" : "Claim and review");
+      return el("tr", { "data-id": s.id, class: s.review_required ? "flagged" : null },
+        el("td", { "data-label": "Priority" }, el("strong", { text: item.priority.toFixed(2) }),
+           el("span", { class: "muted small", text: ` (severity ${item.severity} × ${item.uncertainty.toFixed(2)})` })),
+        el("td", { "data-label": "Document", text: s.filename || s.reference || s.id }),
+        el("td", { "data-label": "Destination", text: s.destination }),
+        el("td", { "data-label": "End user", text: humanUser(s.end_user_type) }),
+        actionCell(s),
+        el("td", { "data-label": "Why" }, el("ul", { class: "why" }, item.why.map((w) => el("li", { text: w })))),
+        el("td", { "data-label": "Status", text: item.claim ? `in review (${item.claim.reviewer_name})` : "open" }),
+        el("td", {}, claimBtn));
+    }));
+    if (!data.items.length) {
+      rows.replaceChildren(el("tr", { class: "empty" }, el("td", { colspan: "8", text: "Nothing waits for review." })));
+    }
+  } catch (ex) {
+    err.textContent = friendly(ex);
+  }
 }
 
 function saveBlob(blob, name) {
@@ -389,78 +586,134 @@ async function openScreening(id, push) {
   try {
     const s = await api(`/v1/screenings/${encodeURIComponent(id)}`);
     document.getElementById("screening-title").textContent = `Screening ${s.id}`;
+    setTitle(`Screening ${s.reference || s.id}`);
+    const party = s.party_screening
+      ? `${s.party_screening.outcome.replace("_", " ")}${s.party_screening.by ? ` by ${s.party_screening.by}` : ""}`
+      : "not recorded";
     const meta = el("div", { class: "card" },
-      el("p", {}, `Decided ${s.created_at.replace("T", " ").slice(0, 19)} UTC by ${s.created_by.name} · `,
-         `destination ${s.destination.name} (${s.destination.code}, group ${s.destination.group}) · `,
-         `end user ${s.end_user_type.replaceAll("_", " ")}${s.end_user_name ? ` (${s.end_user_name})` : ""}`,
+      el("p", {}, `Screened ${s.created_at.replace("T", " ").slice(0, 19)} UTC by ${s.created_by.name} · `,
+         `destination ${s.destination.name} (${s.destination.code}) · `,
+         `end user ${humanUser(s.end_user_type)}${s.end_user_name ? ` (${s.end_user_name})` : ""}`,
          s.reference ? ` · reference ${s.reference}` : ""),
+      el("p", { class: "muted" }, `Control-list entry: ${s.control_list_entry || "—"} · licence: `,
+         `${s.licence_reference || "—"} · party screening: ${party} · review: ${STATUS_TEXT[s.review_status]}`,
+         s.claim ? ` (${s.claim.reviewer_name})` : ""),
       el("div", { class: "actions-row" },
         el("button", { type: "button", id: "print-report", onclick: () => openReport(s.id) }, "Printable report"),
         el("button", { type: "button", onclick: () => openHistory() }, "Back to history")));
-    const reviews = el("div", { class: "card" }, el("h2", { text: "Reviews" }),
+    const reviews = el("div", { class: "card" }, el("h2", { text: "Decision records" }),
       s.reviews.length ? el("ul", { id: "review-list" }, s.reviews.map((r) => el("li", {},
-        el("strong", { text: r.verdict === "confirm" ? "Confirmed" : "Corrected" }),
-        ` by ${r.reviewer.name} on ${r.created_at.slice(0, 16).replace("T", " ")}: tier ${r.tier}, action `,
-        `${humanAction(r.action)}; capabilities ${r.capabilities.map(labelName).join(", ") || "none"}. “${r.comment}”`)))
+        el("strong", { text: r.kind === "rescreen" ? "Re-screened" : r.verdict === "confirm" ? "Confirmed" : "Corrected" }),
+        ` by ${r.reviewer.name} on ${when(r.created_at)}: tier ${r.tier}, action ${humanAction(r.action)}; `,
+        `labels ${[...r.capabilities, ...r.risk_factors].map(labelName).join(", ") || "none"}. “${r.comment}”`,
+        r.action_reason ? ` Why the action changed: ${r.action_reason}` : "")))
         : el("p", { class: "muted", id: "review-list", text: "Not reviewed yet." }));
-    const parts = [meta, decisionView(s, "s-"), resultView(s.classification, s.document.text || "", "s-"), reviews];
-    if (state.me && (state.me.role === "reviewer" || state.me.role === "admin")) parts.push(reviewForm(s));
+    const parts = [meta, decisionView(s, "s-"),
+                   resultView(s.classification, s.document.text || "", "s-", s.decision_in_force), reviews];
+    if (isReviewer()) parts.push(reviewForm(s));
     body.replaceChildren(...parts);
   } catch (err) {
-    body.replaceChildren(el("p", { class: "error", role: "alert", text: friendly(err) }));
+    body.replaceChildren(el("p", { class: "error", role: "alert", id: "screening-error", text: friendly(err) }));
   }
 }
 
 function reviewForm(s) {
+  const f = s.decision_in_force;
+  if (CONFIG.four_eyes && s.created_by.key_id === state.me.key_id) {
+    return el("div", { class: "card", id: "four-eyes" }, el("h2", { text: "Review" }),
+      el("p", { class: "notice", text: "You created this screening, so someone else must review it (four-eyes rule)." }));
+  }
   const modelLabels = new Set([...s.classification.capabilities, ...s.classification.risk_factors].map((d) => d.id));
+  const inForceLabels = new Set([...f.capabilities, ...f.risk_factors]);
+  const supported = new Set([...modelLabels, ...s.reviews.flatMap((r) => r.evidence.map((e) => e.label))]);
   const checks = (items) => el("div", { class: "checks" }, items.map((l) => {
-    const box = el("input", { type: "checkbox", id: `rv-${l.id}`, value: l.id, checked: modelLabels.has(l.id) });
+    const box = el("input", { type: "checkbox", id: `rv-${l.id}`, value: l.id, checked: inForceLabels.has(l.id) });
     const quote = el("input", { type: "text", class: "quote", id: `rv-q-${l.id}`, hidden: true,
                                 "aria-label": `Quote from the text showing ${l.name}`,
                                 placeholder: "quote from the text showing this" });
-    box.addEventListener("change", () => { quote.hidden = !(box.checked && !modelLabels.has(l.id)); });
+    box.addEventListener("change", () => { quote.hidden = !(box.checked && !supported.has(l.id)); });
     return el("div", {}, el("label", { for: `rv-${l.id}` }, box, " ", l.name), quote);
   }));
   const select = (id, values, current) => el("select", { id }, values.map((v) =>
     el("option", { value: v, selected: v === current, text: v.replaceAll("_", " ") })));
+  const who = f.source === "policy" ? "the original decision" : `${f.decided_by.name}'s decision`;
   const form = el("form", { class: "card review-form", id: "review-form" },
     el("h2", { text: "Review" }),
     el("fieldset", {}, el("legend", { text: "Verdict" }),
-      el("label", {}, el("input", { type: "radio", name: "verdict", value: "confirm", checked: true }), " Confirm as decided"),
+      el("label", {}, el("input", { type: "radio", name: "verdict", value: "confirm", checked: true }),
+         ` Confirm the decision in force (${humanAction(f.action)}, tier ${f.tier}: ${who})`),
       el("label", {}, el("input", { type: "radio", name: "verdict", value: "correct" }), " Correct it")),
-    el("fieldset", { id: "corrections", disabled: true }, el("legend", { text: "Corrections" }),
+    el("fieldset", { id: "corrections", disabled: true }, el("legend", { text: "Corrections (start from the decision in force)" }),
       el("h3", { text: "Capabilities" }), checks(TAX.capabilities),
       el("h3", { text: "Risk factors" }), checks(TAX.risk_factors),
-      el("label", { for: "rv-tier", text: "Tier" }), select("rv-tier", TAX.tiers.map((t) => t.id), s.classification.tier),
-      el("label", { for: "rv-action", text: "Action" }), select("rv-action", CONFIG.actions, s.decision.action)),
+      el("label", { for: "rv-tier", text: "Tier" }), select("rv-tier", TAX.tiers.map((t) => t.id), f.tier),
+      el("label", { for: "rv-action", text: "Action" }), select("rv-action", CONFIG.actions, f.action),
+      el("div", { id: "rv-action-reason-box", hidden: true },
+        el("label", { for: "rv-action-reason", text: "Why does the action change?" }),
+        el("textarea", { id: "rv-action-reason", rows: "2" })),
+      el("div", { id: "rv-diff", class: "diff", "aria-live": "polite" })),
     el("label", { for: "rv-comment", text: "Comment" }),
     el("textarea", { id: "rv-comment", rows: "3", required: true }),
     el("button", { type: "submit", class: "primary", text: "Submit review" }),
     el("p", { id: "review-error", class: "error", role: "alert" }),
     el("p", { id: "review-ok", class: "ok", "aria-live": "polite" }));
-  form.addEventListener("change", () => {
-    form.querySelector("#corrections").disabled = form.querySelector("input[name=verdict]:checked").value !== "correct";
-  });
+  const picked = (items) => items.map((l) => l.id).filter((id) => form.querySelector(`#rv-${id}`).checked);
+  const verdict = () => form.querySelector("input[name=verdict]:checked").value;
+  const refresh = () => {
+    const correcting = verdict() === "correct";
+    form.querySelector("#corrections").disabled = !correcting;
+    const labels = [...picked(TAX.capabilities), ...picked(TAX.risk_factors)];
+    const added = labels.filter((l) => !inForceLabels.has(l));
+    const removed = [...inForceLabels].filter((l) => !labels.includes(l));
+    const tier = form.querySelector("#rv-tier").value;
+    const action = form.querySelector("#rv-action").value;
+    form.querySelector("#rv-action-reason-box").hidden = !(correcting && action !== f.action);
+    const lines = [];
+    if (added.length) lines.push(`adds ${added.map(labelName).join(", ")}`);
+    if (removed.length) lines.push(`removes ${removed.map(labelName).join(", ")}`);
+    if (tier !== f.tier) lines.push(`tier ${f.tier} → ${tier}`);
+    if (action !== f.action) lines.push(`action ${humanAction(f.action)} → ${humanAction(action)}`);
+    form.querySelector("#rv-diff").textContent = !correcting ? ""
+      : lines.length ? `Compared with the decision in force, this ${lines.join("; ")}.` : "No change yet.";
+  };
+  form.addEventListener("change", refresh);
   form.addEventListener("submit", async (e) => {
     e.preventDefault();
-    const verdict = form.querySelector("input[name=verdict]:checked").value;
-    const payload = { verdict, comment: form.querySelector("#rv-comment").value.trim() };
-    if (verdict === "correct") {
-      const picked = (items) => items.map((l) => l.id).filter((id) => form.querySelector(`#rv-${id}`).checked);
+    const errBox = form.querySelector("#review-error");
+    errBox.textContent = "";
+    const payload = { verdict: verdict(), comment: form.querySelector("#rv-comment").value.trim(),
+                      based_on: f.record_id || s.id };
+    if (payload.verdict === "correct") {
       payload.capabilities = picked(TAX.capabilities);
       payload.risk_factors = picked(TAX.risk_factors);
       payload.tier = form.querySelector("#rv-tier").value;
       payload.action = form.querySelector("#rv-action").value;
-      payload.evidence = [...payload.capabilities, ...payload.risk_factors].filter((id) => !modelLabels.has(id))
-        .map((id) => ({ label: id, quote: form.querySelector(`#rv-q-${id}`).value }));
+      if (payload.action !== f.action) {
+        payload.action_reason = form.querySelector("#rv-action-reason").value.trim();
+        if (!payload.action_reason) {
+          errBox.textContent = `Say why the action changes from ${humanAction(f.action)} to ${humanAction(payload.action)}.`;
+          return;
+        }
+      }
+      const needQuote = [...payload.capabilities, ...payload.risk_factors].filter((id) => !supported.has(id));
+      for (const id of needQuote) {
+        if (form.querySelector(`#rv-q-${id}`).value.trim().length < 3) {
+          errBox.textContent = `Add a quote from the text for ${labelName(id)}.`;
+          return;
+        }
+      }
+      payload.evidence = needQuote.map((id) => ({ label: id, quote: form.querySelector(`#rv-q-${id}`).value.trim() }));
     }
+    if (!payload.comment) { errBox.textContent = "Add a comment saying what you checked."; return; }
     try {
-      await api(`/v1/screenings/${s.id}/reviews`, { method: "POST", body: JSON.stringify(payload),
-                                                  headers: { "Content-Type": "application/json" } });
+      const rec = await api(`/v1/screenings/${s.id}/reviews`, { method: "POST", body: JSON.stringify(payload),
+                                                              headers: { "Content-Type": "application/json" } });
       await openScreening(s.id, false);
-      document.getElementById("review-list").scrollIntoView({ block: "center" });
+      const ok = document.getElementById("review-ok");
+      if (ok) ok.textContent = rec.message;
+      document.getElementById("s-decision-card").scrollIntoView({ block: "start" });
     } catch (err) {
-      form.querySelector("#review-error").textContent = friendly(err);
+      errBox.textContent = friendly(err);
     }
   });
   return form;
@@ -485,6 +738,7 @@ document.addEventListener("DOMContentLoaded", () => {
   for (const b of document.querySelectorAll(".navlink")) {
     b.addEventListener("click", () => {
       if (b.dataset.view === "history") openHistory(1);
+      else if (b.dataset.view === "worklist") openWorklist();
       else { history.pushState(null, "", "/"); show("analyse"); }
     });
   }
@@ -511,6 +765,9 @@ document.addEventListener("DOMContentLoaded", () => {
   document.getElementById("next-page").addEventListener("click", () => openHistory(state.historyPage + 1));
   document.getElementById("export-csv").addEventListener("click", () => downloadCsv().catch((err) => alert(friendly(err))));
   window.addEventListener("popstate", () => { if (state.me) route(); });
-  if (state.key) signIn(state.key).catch(() => signOut());
+  document.getElementById("f-end-user").append(...END_USERS.map((u) => el("option", { value: u, text: humanUser(u) })));
+  const notice = sessionStorage.getItem("sr_notice");
+  if (notice) { sessionStorage.removeItem("sr_notice"); document.getElementById("signin-error").textContent = notice; }
+  if (state.key) signIn(state.key).catch(() => signOut("Your session ended; sign in again."));
   else show("signin");
 });
