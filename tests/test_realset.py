@@ -15,17 +15,14 @@ from training.exclusion import ExclusionList, normalise_source, shared_runs, wor
 from training.realset import (
     RealEntry,
     RealEvidence,
-    agreement,
-    assign_splits,
     check_entries,
     golds_for_real,
-    group_keys,
-    ingest_incoming,
-    merge_new,
     sha256_text,
     verify_texts,
     write_manifest,
 )
+from training.realset_build import assign_splits, group_keys, ingest_incoming, merge_new
+from training.realset_report import agreement
 
 PLATE_TEXT = "ALPR-9 camera.\nIt reads number plates of passing cars and checks them against a hotlist in real time."
 LENS_TEXT = "A varifocal lens, 2.8 to 12 mm, with a metal housing for outdoor domes."

@@ -219,7 +219,8 @@ def real_ingest(
     ] = "train=0.25,dev=0.5,test=0.25",
 ) -> None:
     """Add collected texts: cache them, turn quotes into offsets, and split new vendors by group."""
-    from training.realset import MANIFEST, ingest_incoming, merge_new, read_manifest, write_manifest
+    from training.realset import MANIFEST, read_manifest, write_manifest
+    from training.realset_build import ingest_incoming, merge_new
 
     try:
         share_of = {k.strip(): float(v) for k, v in (part.split("=") for part in shares.split(","))}
@@ -239,7 +240,8 @@ def real_ingest(
 @real_app.command("stats")
 def real_stats() -> None:
     """Texts, groups, tiers and label counts per real split."""
-    from training.realset import read_manifest, summary
+    from training.realset import read_manifest
+    from training.realset_report import summary
 
     typer.echo(json.dumps(summary(read_manifest()), indent=1))
 
@@ -247,7 +249,8 @@ def real_stats() -> None:
 @real_app.command("agreement")
 def real_agreement() -> None:
     """Agreement of the blind second labelling (data/real/second_labels.jsonl) with the manifest."""
-    from training.realset import SECOND_LABELS, agreement, read_manifest
+    from training.realset import SECOND_LABELS, read_manifest
+    from training.realset_report import agreement
 
     second = {}
     for line in SECOND_LABELS.read_text(encoding="utf-8").splitlines():
