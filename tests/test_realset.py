@@ -210,3 +210,43 @@ def test_agreement_of_a_second_labelling():
     other = {**same, "r1": {"capabilities": [], "risk_factors": [], "tier": "limited"}}
     assert agreement(a, other)["tier_accuracy"] == 0.5
     assert agreement(a, other)["capability_macro_f1"] == 0.0
+
+
+def test_training_uses_real_texts_only_when_all_are_there(real_set, tmp_path):
+    from training.config import TrainConfig
+    from training.train import load_real_documents
+
+    manifest, texts = real_set
+    cfg = TrainConfig(real_dev_validation=True, real_manifest=manifest, real_texts=texts)
+    got = load_real_documents(cfg)
+    assert [d.id for d in got.dev] == ["r1", "r2"] and got.note == ""
+    assert got.dev[0].source == "real" and got.dev[0].evidence[0].label == "license_plate_recognition"
+    (texts / "r2.txt").unlink()  # one dev text missing: the run goes corpus-only and says why
+    got = load_real_documents(cfg)
+    assert got.train == [] and got.dev == [] and "corpus-only" in got.note and "not in" in got.note
+
+
+def test_real_train_texts_are_repeated_under_distinct_ids(tmp_path):
+    from training.config import TrainConfig
+    from training.train import load_real_documents
+
+    texts = tmp_path / "texts"
+    texts.mkdir()
+    (texts / "t1.txt").write_text(PLATE_TEXT, encoding="utf-8")
+    manifest = tmp_path / "manifest.jsonl"
+    write_manifest([entry("t1", PLATE_TEXT, split="train", capabilities=["license_plate_recognition"])], manifest)
+    got = load_real_documents(TrainConfig(real_train_repeat=3, real_manifest=manifest, real_texts=texts))
+    assert [d.id for d in got.train] == ["t1", "t1#1", "t1#2"] and {d.split for d in got.train} == {"train"}
+    assert [e.id for e in got.entries] == ["t1"]
+
+
+def test_stored_calibration_arrays_round_trip(tmp_path):
+    import numpy as np
+
+    from training.calibration import ValidationArrays
+
+    a = ValidationArrays(np.ones((2, 5), dtype=np.float32), np.zeros((2, 3)), np.array([0, 2]))
+    b = ValidationArrays(np.zeros((1, 5), dtype=np.float32), np.ones((1, 3)), np.array([3]))
+    (a + b).save(tmp_path / "cal.npz")
+    back = ValidationArrays.load(tmp_path / "cal.npz")
+    assert back.logits.shape == (3, 5) and back.tiers.tolist() == [0, 2, 3] and back.labels[2].tolist() == [1, 1, 1]
