@@ -68,6 +68,12 @@ capabilities and 6 risk factors (multi-label, with evidence spans) and a human-r
 
 {chr(10).join(rows)}
 
+Columns: `validation` and `test` are the corpus splits written for this project; `real-dev` and
+`real-test` are real public texts (vendor product pages, manuals, brochures, open-source READMEs,
+articles; referenced by source and hash in data/real/manifest.jsonl, texts kept outside the
+repository), split by vendor or site. {_real_calibration(meta)}`real-test` is scored once per
+trained model and never used for a choice.
+
 ## Thresholds
 
 {chr(10).join(trows)}
@@ -98,9 +104,19 @@ def _pooling(kind: str) -> str:
     return "mean-pooled window vector"
 
 
+def _real_calibration(meta: ArtifactMeta) -> str:
+    if meta.data.real_calibration:
+        return (
+            f"The {len(meta.data.real_calibration)} real-dev texts joined the validation split that picked the "
+            "epoch and fitted calibration, so the real-dev column is a fitted figure, not a test. "
+        )
+    return "Real-dev was not used for this model's calibration. "
+
+
 def _real(meta: ArtifactMeta) -> str:
     if not meta.data.real_texts:
-        return " (corpus only: no real text)"
+        note = f"; {meta.data.real_note}" if meta.data.real_note else ""
+        return f" (corpus only: no real text{note})"
     return (
         f", plus {len(meta.data.real_texts)} real public texts of the real-train part (hash `{meta.data.real_sha256}`)"
     )
