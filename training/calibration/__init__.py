@@ -35,6 +35,7 @@ __all__ = [
     "TierStacker",
     "ValidationArrays",
     "calibrate",
+    "calibrate_arrays",
     "calibrate_labels",
     "choose_threshold",
     "choose_thresholds",
@@ -92,6 +93,13 @@ def calibrate(
     arrays = ValidationArrays.of(model, val, taxonomy)
     if extra is not None:
         arrays = arrays + extra
+    return calibrate_arrays(model, arrays, taxonomy, seed)
+
+
+def calibrate_arrays(
+    model: TransformerModel, arrays: ValidationArrays, taxonomy: Taxonomy, seed: int = 0
+) -> TransformerModel:
+    """`calibrate` on logits already computed (cross-fitting reuses them across folds)."""
     model = calibrate_labels(model, arrays, taxonomy)
     stacker = fit_tier_stacker(**tier_stacker_inputs(model, arrays, taxonomy), seed=seed, floor_feature=True)
     choice = TierChoice(
