@@ -149,6 +149,7 @@ def test_upload_screen_history_review(server, page, tmp_path):
     for i in range(marks.count()):
         assert _squash(marks.nth(i).inner_text()) in source
     link = page.locator("a[data-label='face_identification']")
+    assert link.locator(".page-ref").inner_text().strip() == "(p. 1)"  # PDF quotes name their page
     link.click()
     flashed = page.locator("#doctext mark.flash")
     flashed.first.wait_for()

@@ -338,3 +338,31 @@ def test_rescreen_dry_run_then_apply_keeps_the_chain(service_factory, tmp_path, 
     assert verify.exit_code == 0 and "reviews: 2 rows, chain intact" in verify.output
     again = json.loads(runner.invoke(cli_app, args).stdout)
     assert [f["screening_id"] for f in again["flips"]] == [reviewed["id"]]
+
+
+def test_pdf_evidence_carries_its_page_in_the_api_and_the_report(service_factory):
+    from tests.conftest import make_paged_pdf
+    from tests.test_service import FACE_DATASHEET, LENS_DATASHEET
+
+    client, keys = service_factory()
+    data = make_paged_pdf([LENS_DATASHEET, FACE_DATASHEET])
+    r = client.post("/v1/classify", files={"file": ("vx9.pdf", data)}, headers=auth(keys["alice"]))
+    assert r.status_code == 200, r.text
+    face = next(d for d in r.json()["capabilities"] if d["id"] == "face_identification")
+    assert face["evidence"] and {e["page"] for e in face["evidence"]} == {2}
+
+    r = client.post(
+        "/v1/screenings",
+        files={"file": ("vx9.pdf", data)},
+        data={"destination": "BR", "end_user_type": "public_security"},
+        headers=auth(keys["alice"]),
+    )
+    assert r.status_code == 201, r.text
+    sid = r.json()["id"]
+    stored = next(d for d in r.json()["classification"]["capabilities"] if d["id"] == "face_identification")
+    assert stored["evidence"][0]["page"] == 2
+    report = client.get(f"/v1/screenings/{sid}/report", headers=auth(keys["alice"])).text
+    assert "(p. 2)" in report and "(p. 1)" not in report
+
+    text_only = client.post("/v1/classify", json={"text": FACE}, headers=auth(keys["alice"])).json()
+    assert all("page" not in e for d in text_only["capabilities"] for e in d["evidence"])

@@ -265,6 +265,11 @@ function sentenceAround(text, start, end) {
   return text.slice(a, b).trim();
 }
 
+// PDFs: the page a quote is on, so a reviewer can find it in the original.
+function pageRef(ev) {
+  return ev.page ? el("span", { class: "page-ref", text: ` (p. ${ev.page})` }) : null;
+}
+
 function labelList(title, labels, colour, prefix, text) {
   if (!labels.length) return el("div", {}, el("h3", { text: title }), el("p", { class: "muted", text: "None found." }));
   return el("div", {}, el("h3", { text: title }), el("ul", { class: "labels" }, labels.map((l) =>
@@ -275,8 +280,9 @@ function labelList(title, labels, colour, prefix, text) {
             labelName(l.id)),
          el("span", { class: "score", text: pct(l.score) })),
       el("span", { class: "bar", "aria-hidden": "true" }, el("span", { style: `width:${pct(l.score)}` })),
-      l.evidence.length ? el("span", { class: "muted quote-text",
-                                       text: `“${sentenceAround(text, l.evidence[0].start, l.evidence[0].end)}”` })
+      l.evidence.length ? el("span", { class: "muted quote-text" },
+                             `“${sentenceAround(text, l.evidence[0].start, l.evidence[0].end)}”`,
+                             pageRef(l.evidence[0]))
         : null),
       l.evidence.length > 1 ? el("span", { class: "evnav" },
         el("button", { type: "button", "aria-label": `Previous evidence for ${labelName(l.id)}`,
