@@ -93,7 +93,15 @@ def create_app(settings: ServiceSettings | None = None, classifier: Classifier |
         yield
         state.engine.dispose()
 
-    app = FastAPI(title="SurveilRisk", version="1.0", description=DESCRIPTION, lifespan=lifespan)
+    # The docs pages are served from local files by serving.docs (no CDN, no inline script).
+    app = FastAPI(
+        title="SurveilRisk",
+        version="1.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+    )
     install_error_handlers(app)
 
     @app.middleware("http")
@@ -107,11 +115,13 @@ def create_app(settings: ServiceSettings | None = None, classifier: Classifier |
     app.add_middleware(RequestLimits, settings=settings)
     app.add_middleware(SecurityHeaders)
 
-    from serving import web
+    from serving import docs, web
     from serving.routes import admin, classify, meta, screenings, worklist
 
     app.mount("/static", web.static_files, name="static")
+    app.mount(docs.ASSETS_URL, docs.assets(), name="static-docs")
     app.include_router(web.router)
+    app.include_router(docs.router)
     app.include_router(classify.router)
     app.include_router(screenings.router)
     app.include_router(worklist.router)

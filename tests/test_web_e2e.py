@@ -361,3 +361,32 @@ def test_phone_viewport_has_no_horizontal_scroll(server, browser):
         assert page.evaluate(width) <= 390
     finally:
         context.close()
+
+
+def test_api_docs_render_offline_under_the_csp(server, page):
+    """Swagger UI and ReDoc come from the server itself: any other host is blocked, nothing breaks the CSP."""
+    base, _ = server
+    outside: list[str] = []
+    problems: list[str] = []
+
+    def only_local(route):
+        if route.request.url.startswith(base):
+            route.continue_()
+        else:
+            outside.append(route.request.url)
+            route.abort()
+
+    page.route("**/*", only_local)
+    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: problems.append(str(e)))
+    page.goto(base + "/docs")
+    page.locator(".swagger-ui .info .title").filter(has_text="SurveilRisk").wait_for()
+    page.locator(".opblock-summary-path", has_text="/v1/screenings").first.wait_for()
+    _shot(page, "09-api-docs")
+    assert outside == [] and problems == [], problems
+    page.goto(base + "/redoc")
+    page.locator("h1", has_text="SurveilRisk").first.wait_for()
+    assert outside == []
+    # ReDoc's "API docs by Redocly" footer names a logo on its CDN: the CSP blocks it, nothing else.
+    blocked = [p for p in problems if "Content Security Policy" in p or "Refused" in p]
+    assert all("cdn.redoc.ly" in p and "img-src" in p for p in blocked), blocked
