@@ -116,7 +116,7 @@ def create_app(settings: ServiceSettings | None = None, classifier: Classifier |
     app.add_middleware(SecurityHeaders)
 
     from serving import docs, web
-    from serving.routes import admin, classify, meta, screenings, worklist
+    from serving.routes import admin, classify, meta, rescreen, screenings, worklist
 
     app.mount("/static", web.static_files, name="static")
     app.mount(docs.ASSETS_URL, docs.assets(), name="static-docs")
@@ -126,5 +126,6 @@ def create_app(settings: ServiceSettings | None = None, classifier: Classifier |
     app.include_router(screenings.router)
     app.include_router(worklist.router)
     app.include_router(admin.router)
+    app.include_router(rescreen.router)
     app.include_router(meta.router)
     return app

@@ -50,7 +50,7 @@ def server(tmp_path_factory, shipped_classifier):
     upgrade(engine)
     keys = {}
     with session_scope(make_session_factory(engine)) as s:
-        for role, name in (("screener", "sam"), ("reviewer", "rita")):
+        for role, name in (("screener", "sam"), ("reviewer", "rita"), ("admin", "ada")):
             keys[role] = create_key(s, role=role, name=name)[1]
     engine.dispose()
     port = _free_port()
@@ -390,3 +390,58 @@ def test_api_docs_render_offline_under_the_csp(server, page):
     # ReDoc's "API docs by Redocly" footer names a logo on its CDN: the CSP blocks it, nothing else.
     blocked = [p for p in problems if "Content Security Policy" in p or "Refused" in p]
     assert all("cdn.redoc.ly" in p and "img-src" in p for p in blocked), blocked
+
+
+STRICT_POLICY = """
+name: strict browser policy
+default_group: rest_of_world
+destination_groups: {}
+rules:
+  - tiers: [critical]
+    action: block
+    reason: Critical.
+  - tiers: [high, limited, minimal]
+    action: escalate
+    reason: Everything is escalated while the new policy is tried out.
+"""
+
+
+def test_admin_sees_which_decisions_a_new_policy_would_flip(server, page, tmp_path):
+    base, keys = server
+    _sign_in(page, base, keys["reviewer"])
+    assert page.get_by_role("button", name="Admin").is_hidden()  # reviewers do not get the admin view
+    page.get_by_role("button", name="Sign out").click()
+    _sign_in(page, base, keys["admin"])
+    sid = _screen_pasted(page, LONG_LENS, "DE", "private_company", "PO-FLIP-1")
+    assert page.locator("#action-badge").inner_text().lower() == "proceed"
+
+    page.get_by_role("button", name="Admin").click()
+    page.get_by_role("button", name="Run dry run").click()  # the active policy: nothing flips
+    page.locator("#rescreen-summary").filter(has_text="decisions would flip").wait_for()
+    assert page.locator("#rescreen-summary").inner_text().startswith("0 of ")
+    assert page.locator("#rescreen-table").is_hidden()
+
+    policy = tmp_path / "strict.yaml"
+    policy.write_text(STRICT_POLICY)
+    page.set_input_files("#rs-file", str(policy))
+    page.wait_for_function("() => document.getElementById('rs-policy').value.includes('strict browser policy')")
+    page.get_by_role("button", name="Run dry run").click()
+    row = page.locator(f"#rescreen-rows tr[data-id='{sid}']")
+    row.wait_for()
+    assert "proceed → escalate" in _squash(row.locator("td.flip").inner_text()).lower()
+    assert "would be re-decided" in row.inner_text()
+    assert "Dry run: nothing was changed." in page.locator("#rescreen-summary").inner_text()
+    _shot(page, "10-rescreen-impact")
+    with page.expect_download() as dl:
+        page.get_by_role("button", name="Download CSV").click()
+    path = tmp_path / "rescreen.csv"
+    dl.value.save_as(path)
+    assert sid in path.read_text() and path.read_text().startswith("screening_id,")
+
+    page.get_by_label("Policy YAML (empty: the active policy)").fill("rules: [1")
+    page.get_by_role("button", name="Run dry run").click()
+    page.locator("#rescreen-error").filter(has_text="not valid YAML").wait_for()
+    assert page.locator("#rescreen-table").is_hidden()
+    page.goto(f"{base}/screenings/{sid}")  # the dry runs changed nothing
+    page.locator("#s-decision-card").wait_for()
+    assert page.locator("#s-action-badge").inner_text().lower() == "proceed"

@@ -96,15 +96,16 @@ async function api(path, options = {}) {
 // ---------------------------------------------------------------- views and sign-in
 
 const TITLES = { signin: "Sign in", analyse: "Analyse a product", history: "Screening history",
-                 worklist: "Review worklist", screening: "Screening" };
+                 worklist: "Review worklist", screening: "Screening", admin: "Administration" };
 
 function isReviewer() { return !!state.me && (state.me.role === "reviewer" || state.me.role === "admin"); }
+function isAdmin() { return !!state.me && state.me.role === "admin"; }
 
 function show(view) {
   for (const v of document.querySelectorAll(".view")) v.hidden = v.id !== `view-${view}`;
   setTitle(TITLES[view] || "SurveilRisk");
   for (const b of document.querySelectorAll(".navlink")) {
-    b.hidden = !state.me || (b.dataset.role === "reviewer" && !isReviewer());
+    b.hidden = !state.me || (b.dataset.role === "reviewer" && !isReviewer()) || (b.dataset.role === "admin" && !isAdmin());
     if (b.dataset.view === view) b.setAttribute("aria-current", "page");
     else b.removeAttribute("aria-current");
   }
@@ -138,6 +139,7 @@ function route() {
   if (m) openScreening(m[1], false);
   else if (location.hash === "#history") openHistory();
   else if (location.hash === "#worklist" && isReviewer()) openWorklist();
+  else if (location.hash === "#admin" && isAdmin()) openAdmin();
   else show("analyse");
 }
 
@@ -745,6 +747,7 @@ document.addEventListener("DOMContentLoaded", () => {
     b.addEventListener("click", () => {
       if (b.dataset.view === "history") openHistory(1);
       else if (b.dataset.view === "worklist") openWorklist();
+      else if (b.dataset.view === "admin") openAdmin();
       else { history.pushState(null, "", "/"); show("analyse"); }
     });
   }
