@@ -445,3 +445,32 @@ def test_admin_sees_which_decisions_a_new_policy_would_flip(server, page, tmp_pa
     page.goto(f"{base}/screenings/{sid}")  # the dry runs changed nothing
     page.locator("#s-decision-card").wait_for()
     assert page.locator("#s-action-badge").inner_text().lower() == "proceed"
+
+
+def test_following_a_permalink_keeps_unscreened_documents(server, page, tmp_path):
+    base, keys = server
+    _sign_in(page, base, keys["screener"])
+    sid = _screen_pasted(page, LONG_LENS, "DE", "private_company", "PO-PERMA-1")  # analysed and screened
+    pdf = tmp_path / "orion-keep.pdf"
+    pdf.write_bytes(make_pdf(FACE))
+    page.set_input_files("#file-input", [str(pdf)])  # analysed, not screened
+    page.wait_for_selector("#doc-list li[data-name='orion-keep.pdf'] .badge")
+    page.locator("#permalink").click()  # a full page load
+    page.wait_for_url(f"**/screenings/{sid}")
+    page.locator("#s-decision-card").wait_for()
+
+    page.get_by_role("button", name="Analyse").click()
+    kept = page.locator("#doc-list li[data-name='orion-keep.pdf']")
+    kept.locator(".badge").wait_for()
+    assert page.locator("#doc-list li").count() == 1  # the screened one is in the history, not here
+    kept.get_by_role("button", name="View").click()
+    assert page.locator("#tier-badge").inner_text().lower() in {"high", "critical"}
+    assert page.locator("#doctext mark.ev").count() > 0
+    page.get_by_label("Destination country").fill("BR")
+    page.get_by_label("End-user type").select_option("public_security")
+    page.get_by_role("button", name="Screen and store").click()
+    page.locator("#action-badge").wait_for()
+    assert page.locator("#action-badge").inner_text().lower() in {"escalate", "block"}
+    page.reload()
+    page.locator("#role").wait_for()
+    assert page.locator("#doc-list li").count() == 0  # screened: no longer carried over

@@ -126,6 +126,7 @@ async function signIn(key) {
   const me = await api("/v1/me");
   state.me = me;
   sessionStorage.setItem("sr_key", key);
+  restoreDocs();
   document.getElementById("who").replaceChildren(
     el("span", { text: `${me.name} · ` }),
     el("strong", { id: "role", text: me.role }),
@@ -144,6 +145,29 @@ function route() {
 }
 
 // ---------------------------------------------------------------- analysing documents
+
+// Analysed documents not yet screened survive a page load (following a permalink, reload) in this tab's
+// sessionStorage; sign-out clears it. A file's extracted text stands in for the file after a reload.
+function saveDocs() {
+  let keep = state.docs.filter((d) => d.result && !d.screened)
+    .map((d) => ({ name: d.name, text: d.text || d.result.text, result: d.result }));
+  for (;;) {
+    try { sessionStorage.setItem("sr_docs", JSON.stringify(keep)); return; }
+    catch { keep = keep.slice(1); }  // over the browser's quota: drop the oldest until the rest fits
+  }
+}
+
+function restoreDocs() {
+  if (state.docs.length) return;
+  let saved = [];
+  try { saved = JSON.parse(sessionStorage.getItem("sr_docs") || "[]"); } catch { saved = []; }
+  for (const d of saved) {
+    if (!d || !d.result) continue;
+    const entry = addDoc({ name: d.name, text: d.text, result: d.result, restored: true });
+    setDocState(entry);
+  }
+  if (state.docs.length) updateProgress();
+}
 
 function addDoc(entry) {
   state.docs.push(entry);
@@ -206,6 +230,7 @@ async function analyse(entry) {
   }
   setDocState(entry);
   updateProgress();
+  if (entry.result) saveDocs();
   if (entry.result && !state.current) showResult(entry);
 }
 
@@ -415,6 +440,8 @@ function screeningForm(entry) {
     button.disabled = true;
     try {
       const s = await api("/v1/screenings", { method: "POST", body: fd });
+      entry.screened = s.id;
+      saveDocs();
       form.querySelector("#decision").replaceChildren(decisionView(s));
     } catch (ex) {
       err.textContent = friendly(ex);
