@@ -8,6 +8,7 @@ node), so normalisation never sees more than a bounded amount.
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import io
 import multiprocessing as mp
@@ -78,6 +79,7 @@ class RawText:
     pages: int | None = None
     warnings: list[str] = field(default_factory=list)
     truncated: bool = False
+    page_starts: list[int] | None = None  # PDFs: offset in `text` where each page begins
 
 
 @dataclass
@@ -92,6 +94,19 @@ class Extracted:
     warnings: list[str] = field(default_factory=list)
     truncated: bool = False
     flags: list[str] = field(default_factory=list)  # codes from classifier.review.REASONS
+    # PDFs: offset in `text` where each page read begins (page 1 at 0), so evidence can cite its page.
+    page_starts: list[int] | None = None
+
+    def page_of(self, offset: int) -> int | None:
+        """The 1-based page an offset of `text` lies on; None for documents without pages."""
+        return page_at(self.page_starts, offset)
+
+
+def page_at(page_starts: list[int] | None, offset: int) -> int | None:
+    """The 1-based page holding `offset`, given where each page starts; None without page offsets."""
+    if not page_starts:
+        return None
+    return max(1, bisect.bisect_right(page_starts, offset))
 
 
 def detect_media_type(
@@ -141,6 +156,10 @@ class _Collector:
     def text(self, sep: str = "") -> str:
         return sep.join(self.parts)
 
+    @property
+    def size(self) -> int:
+        return sum(map(len, self.parts))
+
 
 def _pdf_text(data: bytes, limits: Limits) -> RawText:
     from pypdf import PdfReader
@@ -157,8 +176,10 @@ def _pdf_text(data: bytes, limits: Limits) -> RawText:
                 f"the PDF has {n} pages, more than the limit of {limits.max_pages}; split it or raise the limit",
             )
         out = _Collector(limits.read_chars)
+        starts: list[int] = []
         for page in reader.pages:
             # Each page's text is cut to what is still wanted before the next page is read.
+            starts.append(out.size)
             if not out.add(((page.extract_text() or "").strip()) + "\n\n"):
                 break
     except ExtractionError:
@@ -167,7 +188,7 @@ def _pdf_text(data: bytes, limits: Limits) -> RawText:
         raise ExtractionError(
             "unreadable_document", f"the PDF could not be read ({type(exc).__name__}); is it damaged?"
         ) from exc
-    return RawText(out.text(), n, truncated=out.truncated)
+    return RawText(out.text(), n, truncated=out.truncated, page_starts=starts)
 
 
 def check_zip(data: bytes, limits: Limits) -> None:
@@ -487,6 +508,7 @@ def extract_bytes(
         limits=limits,
         read_warnings=raw.warnings,
         read_truncated=raw.truncated,
+        raw_page_starts=raw.page_starts,
     )
 
 
@@ -519,6 +541,7 @@ def finish_text(
     limits: Limits,
     read_warnings: list[str] | None = None,
     read_truncated: bool = False,
+    raw_page_starts: list[int] | None = None,
 ) -> Extracted:
     """Normalise, fold look-alike letters, refuse documents without words, truncate with a warning.
 
@@ -527,7 +550,8 @@ def finish_text(
     """
     if len(raw) > limits.read_chars:
         raw, read_truncated = raw[: limits.read_chars], True
-    text = normalise(raw).text
+    normalised = normalise(raw)
+    text = normalised.text
     if not re.search(r"\w{2,}", text):
         hint = " (it may be scanned images; run OCR first)" if media_type == PDF else ""
         raise ExtractionError("no_text_found", f"no text was found in the document{hint}")
@@ -565,7 +589,19 @@ def finish_text(
         warnings=warnings,
         truncated=truncated,
         flags=flags,
+        page_starts=_normalised_starts(raw_page_starts, normalised.source_index, len(text)),
     )
+
+
+def _normalised_starts(raw_starts: list[int] | None, source_index: tuple[int, ...], length: int) -> list[int] | None:
+    """Page starts in the raw text → the same places in the normalised text (folding keeps lengths).
+
+    A page that starts at or past the end of the kept text (cut off, or empty at the end) still
+    gets an entry at `length`, so page numbers of the pages before it stay right.
+    """
+    if raw_starts is None:
+        return None
+    return [min(bisect.bisect_left(source_index, r), length) for r in raw_starts]
 
 
 def extract_path(path: Path | str, limits: Limits | None = None) -> Extracted:

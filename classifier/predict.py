@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
-from classifier.extract import Extracted, Limits, extract_bytes, extract_path, extract_text
+from classifier.extract import Extracted, Limits, extract_bytes, extract_path, extract_text, page_at
 from classifier.results import ClassificationResult, DetectedLabel, Evidence, RawPrediction
 from classifier.review import ReviewThresholds, review_reasons
 from classifier.taxonomy import Taxonomy, Tier, default_taxonomy
@@ -129,8 +129,11 @@ def finalise(
     extra_warnings: Sequence[str] = (),
     flags: Sequence[str] = (),
     review: ReviewThresholds | None = None,
+    page_starts: list[int] | None = None,
 ) -> ClassificationResult:
-    """Apply thresholds, attach evidence, enforce the tier rule, collect warnings and review reasons."""
+    """Apply thresholds, attach evidence, enforce the tier rule, collect warnings and review reasons.
+
+    `page_starts` (PDFs) lets each evidence span name its page, for reviewers holding the paper copy."""
     thresholds = model.thresholds
     warnings = [*extra_warnings, *raw.warnings]
 
@@ -143,7 +146,11 @@ def finalise(
             spans = sorted(raw.evidence.get(lab, []), key=lambda s: -s.score)[:MAX_EVIDENCE_PER_LABEL]
             evidence = [
                 Evidence(
-                    start=s.start, end=s.end, text=text[s.start : s.end], score=round(min(max(s.score, 0.0), 1.0), 4)
+                    start=s.start,
+                    end=s.end,
+                    text=text[s.start : s.end],
+                    score=round(min(max(s.score, 0.0), 1.0), 4),
+                    page=page_at(page_starts, s.start),
                 )
                 for s in spans
                 if 0 <= s.start < s.end <= len(text)
@@ -228,6 +235,7 @@ class Classifier:
                 extra_warnings=ex.warnings,
                 flags=ex.flags,
                 review=self.review,
+                page_starts=ex.page_starts,
             )
             for (src, ex), raw in zip(items, raws, strict=True)
         ]

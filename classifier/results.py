@@ -16,6 +16,7 @@ class Evidence(BaseModel):
     end: int = Field(gt=0, description="End offset (exclusive).")
     text: str = Field(description="The supporting text itself.")
     score: float = Field(ge=0, le=1, description="How strongly this span alone supports the label.")
+    page: int | None = Field(default=None, ge=1, description="PDFs: the page the span is on (1-based).")
 
 
 class DetectedLabel(BaseModel):

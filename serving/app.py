@@ -93,7 +93,15 @@ def create_app(settings: ServiceSettings | None = None, classifier: Classifier |
         yield
         state.engine.dispose()
 
-    app = FastAPI(title="SurveilRisk", version="1.0", description=DESCRIPTION, lifespan=lifespan)
+    # The docs pages are served from local files by serving.docs (no CDN, no inline script).
+    app = FastAPI(
+        title="SurveilRisk",
+        version="1.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+    )
     install_error_handlers(app)
 
     @app.middleware("http")
@@ -107,14 +115,17 @@ def create_app(settings: ServiceSettings | None = None, classifier: Classifier |
     app.add_middleware(RequestLimits, settings=settings)
     app.add_middleware(SecurityHeaders)
 
-    from serving import web
-    from serving.routes import admin, classify, meta, screenings, worklist
+    from serving import docs, web
+    from serving.routes import admin, classify, meta, rescreen, screenings, worklist
 
     app.mount("/static", web.static_files, name="static")
+    app.mount(docs.ASSETS_URL, docs.assets(), name="static-docs")
     app.include_router(web.router)
+    app.include_router(docs.router)
     app.include_router(classify.router)
     app.include_router(screenings.router)
     app.include_router(worklist.router)
     app.include_router(admin.router)
+    app.include_router(rescreen.router)
     app.include_router(meta.router)
     return app

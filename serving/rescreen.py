@@ -8,7 +8,9 @@ A screening a person has reviewed keeps the reviewer's decision: a flip against 
 
 from __future__ import annotations
 
+import csv
 import dataclasses
+import io
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -123,11 +125,19 @@ def replay(session: Session, classifier: Classifier, policy: Policy, since: date
     return Report(scanned, flips, classifier.version, policy.version)
 
 
-def apply(session: Session, report: Report, by: str) -> list[Review]:
-    """Append one `rescreen` record per applicable flip; returns the records written."""
+def apply(session: Session, report: Report, by: str, by_key_id: int = 0) -> list[Review]:
+    """Append one `rescreen` record per applicable flip; returns the records written.
+
+    A flip whose decision in force changed since the replay (a review arrived meanwhile) is
+    skipped and marked `applies: false`: it was computed against a record that no longer counts.
+    """
     written = []
+    current = _in_force_now(session, [f.screening_id for f in report.flips if f.applies])
     for f in report.flips:
         if not f.applies or f._result is None:
+            continue
+        if current.get(f.screening_id) != f.supersedes:
+            f.applies = False
             continue
         res = f._result
         evidence = [
@@ -138,7 +148,7 @@ def apply(session: Session, report: Report, by: str) -> list[Review]:
         rec = add_review(
             session,
             screening_id=f.screening_id,
-            reviewer_key_id=0,
+            reviewer_key_id=by_key_id,
             reviewer_name=f"rescreen ({by})",
             verdict="rescreen",
             capabilities=[d.id for d in res.capabilities],
@@ -159,6 +169,39 @@ def apply(session: Session, report: Report, by: str) -> list[Review]:
         f.applied_record = rec.id
         written.append(rec)
     return written
+
+
+def _in_force_now(session: Session, ids: list[str]) -> dict[str, str]:
+    """For each screening, the id of the record its decision in force rests on (its own id for the policy's)."""
+    if not ids:
+        return {}
+    rows = session.scalars(select(Screening).where(Screening.id.in_(ids)))
+    records = records_of(session, ids)
+    return {s.id: decision_in_force(s, records[s.id]).record_id or s.id for s in rows}
+
+
+def report_document(report: Report, applied: int) -> dict[str, Any]:
+    """The report as JSON, the same for `surveilrisk rescreen --format json` and `POST /v1/rescreen`."""
+    return {
+        "model_version": report.model_version,
+        "policy_version": report.policy_version,
+        "scanned": report.scanned,
+        "applied": applied,
+        "flips": [f.as_row() for f in report.flips],
+    }
+
+
+def report_csv(report: Report) -> str:
+    """The flips as CSV (one row each, list columns joined with `;`), with spreadsheet-safe cells."""
+    from serving.security import csv_safe
+
+    buf = io.StringIO()
+    out = csv.DictWriter(buf, fieldnames=list(FIELDS), extrasaction="ignore")
+    out.writeheader()
+    for f in report.flips:
+        row = f.as_row()
+        out.writerow({k: csv_safe(";".join(v) if isinstance(v, list) else v) for k, v in row.items()})
+    return buf.getvalue()
 
 
 FIELDS: Sequence[str] = (

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -348,3 +348,53 @@ class WorklistPage(BaseModel):
     total: int
     page: int
     page_size: int
+
+
+MAX_POLICY_CHARS = 256 * 1024
+
+
+class RescreenRequest(BaseModel):
+    """What to replay: the model and policy to try, from when, and whether to record the flips."""
+
+    model_config = ConfigDict(extra="forbid")
+    model: Literal["loaded", "keyword"] = Field(
+        default="loaded", description="`loaded`: the model this service runs; `keyword`: the keyword baseline."
+    )
+    policy_yaml: str | None = Field(
+        default=None,
+        max_length=MAX_POLICY_CHARS,
+        description="A policy to try, as YAML text (data/policy.yaml's format); default: the active policy.",
+    )
+    since: date | None = Field(default=None, description="Only screenings created on or after this day (UTC).")
+    apply: bool = Field(
+        default=False, description="Append a `rescreen` decision record for every applicable flip (default: dry run)."
+    )
+
+
+class RescreenFlip(BaseModel):
+    screening_id: str
+    created_at: str
+    reference: str | None
+    document: str | None
+    destination: str
+    end_user_type: str
+    action_before: str
+    action_after: str
+    tier_before: str
+    tier_after: str
+    labels_added: list[str]
+    labels_removed: list[str]
+    decided_by: str = Field(description="`policy`, or whoever's decision is in force now.")
+    applies: bool = Field(description="False when a person's review is in force: reported, never overridden.")
+    review_required: bool
+    reasons: list[str]
+    supersedes: str = Field(description="The record (or screening) whose decision this flip would replace.")
+    applied_record: str | None = Field(description="The decision record written by `apply`.")
+
+
+class RescreenReport(BaseModel):
+    model_version: str
+    policy_version: str
+    scanned: int = Field(description="Stored screenings replayed.")
+    applied: int = Field(description="Decision records appended (0 on a dry run).")
+    flips: list[RescreenFlip]

@@ -22,7 +22,14 @@ def _quiet_libraries(verbose: Annotated[bool, typer.Option("--verbose", help="Sh
     """Keep library chatter (weight-loading bars, deprecation notices) out of command output."""
     if verbose:
         return
+    import logging
     import warnings
+
+    # Set before the libraries are imported (they read these once), and their loggers quietened.
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    for name in ("transformers", "sentence_transformers", "huggingface_hub", "torch", "filelock", "urllib3"):
+        logging.getLogger(name).setLevel(logging.ERROR)
 
     warnings.filterwarnings("ignore", category=FutureWarning)
     warnings.filterwarnings("ignore", message=".*pin_memory.*")

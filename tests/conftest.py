@@ -39,6 +39,23 @@ def make_pdf(paragraphs: list[str], pages: int = 1) -> bytes:
     return buf.getvalue()
 
 
+def make_paged_pdf(pages: list[list[str]]) -> bytes:
+    """A real PDF whose pages hold different paragraphs (one list per page)."""
+    from reportlab.lib.pagesizes import A4
+    from reportlab.lib.styles import getSampleStyleSheet
+    from reportlab.platypus import PageBreak, Paragraph, SimpleDocTemplate
+
+    buf = io.BytesIO()
+    style = getSampleStyleSheet()["BodyText"]
+    story: list[object] = []
+    for i, paragraphs in enumerate(pages):
+        if i:
+            story.append(PageBreak())
+        story.extend(Paragraph(p, style) for p in paragraphs)
+    SimpleDocTemplate(buf, pagesize=A4).build(story)
+    return buf.getvalue()
+
+
 def make_image_only_pdf() -> bytes:
     """A PDF whose only page content is a drawn rectangle: no text layer at all."""
     from reportlab.lib.pagesizes import A4

@@ -95,6 +95,43 @@ def test_folder_recursion_errors_and_formats(folder):
     assert res.exit_code == 0 and "TIER" in res.stdout and "face_identification" in res.stdout
 
 
+def test_folder_names_the_files_it_skipped(tmp_path):
+    (tmp_path / "spec.txt").write_text((EXAMPLES / "ptz-camera.txt").read_text())
+    (tmp_path / "a.bin").write_bytes(b"\x00\x01")
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "b.xls").write_bytes(b"\xd0\xcf")
+    res = _run("classify", str(tmp_path), "--format", "jsonl", "--model", "keyword")
+    assert res.exit_code == 0, res.output
+    assert "skipped 2 files with unsupported types: a.bin, sub/b.xls" in res.stderr
+    assert [json.loads(x)["source"] for x in res.stdout.splitlines()] == [str(tmp_path / "spec.txt")]
+    # a file named on the command line is not skipped silently: it gets its own error
+    res = _run("classify", str(tmp_path / "a.bin"), "--model", "keyword")
+    assert res.exit_code == 1 and "skipped" not in res.stderr and "a.bin" in res.stderr
+    only_bad = tmp_path / "sub"
+    res = _run("classify", str(only_bad), "--model", "keyword")
+    assert res.exit_code == 2 and "skipped 1 file with unsupported types: b.xls" in res.stderr
+
+
+@pytest.mark.slow
+def test_classify_stderr_has_no_library_noise(tmp_path):
+    """In a fresh process (as a user runs it), the shipped model loads without progress bars or log lines."""
+    import subprocess
+    import sys
+
+    (tmp_path / "spec.txt").write_text((EXAMPLES / "ptz-camera.txt").read_text())
+    (tmp_path / "notes.bin").write_bytes(b"\x00")
+    env = {k: v for k, v in os.environ.items() if k not in {"TRANSFORMERS_VERBOSITY", "HF_HUB_DISABLE_PROGRESS_BARS"}}
+    cmd = [sys.executable, "-m", "surveilrisk", "classify", str(tmp_path), "--model", MODEL, "--format", "json"]
+    quiet = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
+    assert quiet.returncode == 0, quiet.stderr[-2000:]
+    assert quiet.stderr.splitlines() == ["skipped 1 file with unsupported types: notes.bin"]
+    assert json.loads(quiet.stdout)["tier"]
+    loud = subprocess.run([*cmd[:3], "--verbose", *cmd[3:]], capture_output=True, text=True, env=env, timeout=600)
+    assert loud.returncode == 0 and len(loud.stderr.splitlines()) >= 1  # --verbose lets the libraries speak
+    if MODEL == "shipped":
+        assert "Loading weights" in loud.stderr
+
+
 def test_stdin_and_baselines():
     text = (EXAMPLES / "ptz-camera.txt").read_text()
     res = _run("classify", "-", "--format", "json", "--model", MODEL, input=text)

@@ -14,7 +14,7 @@ from classifier.extract import (
     extract_path,
     extract_text,
 )
-from tests.conftest import make_image_only_pdf
+from tests.conftest import make_image_only_pdf, make_paged_pdf
 
 SPEC = "The VX-9 compares every captured face with a watch list of 50,000 identities."
 
@@ -27,6 +27,41 @@ def test_pdf_text_is_extracted(pdf_factory):
     assert SPEC in ex.text
     assert ex.text.count("Halvard VX-9 datasheet") == 2
     assert len(ex.sha256) == 64 and ex.size_bytes == len(data)
+
+
+PAGE_ONE = ["Halvard VX-9 datasheet", "Housing: aluminium, IP67, weight 1.2 kg, operating range -30 to 60 C."]
+PAGE_TWO = ["Analytics", SPEC]
+PAGE_THREE = ["Ordering information: VX-9-B (black), VX-9-W (white)."]
+
+
+def test_pdf_page_starts_locate_every_page():
+    ex = extract_bytes(make_paged_pdf([PAGE_ONE, PAGE_TWO, PAGE_THREE]), filename="vx9.pdf")
+    assert ex.pages == 3 and ex.page_starts is not None and len(ex.page_starts) == 3
+    assert ex.page_starts[0] == 0
+    at = ex.text.index(SPEC)
+    assert ex.page_of(at) == 2 and ex.page_of(0) == 1
+    assert ex.page_of(ex.text.index("Ordering information")) == 3
+    assert ex.page_of(ex.text.index("IP67")) == 1
+    assert ex.text[ex.page_starts[1] :].startswith("Analytics")  # the offset is where page 2's text begins
+    assert ex.text[ex.page_starts[2] :].startswith("Ordering")
+
+
+def test_documents_without_pages_have_no_page_offsets(docx_factory):
+    assert extract_text(SPEC).page_starts is None and extract_text(SPEC).page_of(3) is None
+    assert extract_bytes(docx_factory([SPEC]), filename="a.docx").page_starts is None
+
+
+def test_pdf_evidence_names_its_page():
+    from classifier.predict import Classifier
+
+    data = make_paged_pdf([PAGE_ONE * 3, PAGE_TWO, PAGE_THREE])
+    result = Classifier.load("keyword").classify_bytes(data, filename="vx9.pdf")
+    spans = [e for d in (*result.capabilities, *result.risk_factors) for e in d.evidence]
+    assert spans, result
+    on_two = [e for e in spans if "watch list" in e.text]
+    assert on_two and all(e.page == 2 for e in on_two)
+    text_result = Classifier.load("keyword").classify_text(SPEC)
+    assert all(e.page is None for d in text_result.capabilities for e in d.evidence)
 
 
 def test_docx_paragraphs_and_tables_are_extracted(docx_factory):

@@ -50,7 +50,7 @@ def server(tmp_path_factory, shipped_classifier):
     upgrade(engine)
     keys = {}
     with session_scope(make_session_factory(engine)) as s:
-        for role, name in (("screener", "sam"), ("reviewer", "rita")):
+        for role, name in (("screener", "sam"), ("reviewer", "rita"), ("admin", "ada")):
             keys[role] = create_key(s, role=role, name=name)[1]
     engine.dispose()
     port = _free_port()
@@ -149,6 +149,7 @@ def test_upload_screen_history_review(server, page, tmp_path):
     for i in range(marks.count()):
         assert _squash(marks.nth(i).inner_text()) in source
     link = page.locator("a[data-label='face_identification']")
+    assert link.locator(".page-ref").inner_text().strip() == "(p. 1)"  # PDF quotes name their page
     link.click()
     flashed = page.locator("#doctext mark.flash")
     flashed.first.wait_for()
@@ -360,3 +361,116 @@ def test_phone_viewport_has_no_horizontal_scroll(server, browser):
         assert page.evaluate(width) <= 390
     finally:
         context.close()
+
+
+def test_api_docs_render_offline_under_the_csp(server, page):
+    """Swagger UI and ReDoc come from the server itself: any other host is blocked, nothing breaks the CSP."""
+    base, _ = server
+    outside: list[str] = []
+    problems: list[str] = []
+
+    def only_local(route):
+        if route.request.url.startswith(base):
+            route.continue_()
+        else:
+            outside.append(route.request.url)
+            route.abort()
+
+    page.route("**/*", only_local)
+    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: problems.append(str(e)))
+    page.goto(base + "/docs")
+    page.locator(".swagger-ui .info .title").filter(has_text="SurveilRisk").wait_for()
+    page.locator(".opblock-summary-path", has_text="/v1/screenings").first.wait_for()
+    _shot(page, "09-api-docs")
+    assert outside == [] and problems == [], problems
+    page.goto(base + "/redoc")
+    page.locator("h1", has_text="SurveilRisk").first.wait_for()
+    assert outside == []
+    # ReDoc's "API docs by Redocly" footer names a logo on its CDN: the CSP blocks it, nothing else.
+    blocked = [p for p in problems if "Content Security Policy" in p or "Refused" in p]
+    assert all("cdn.redoc.ly" in p and "img-src" in p for p in blocked), blocked
+
+
+STRICT_POLICY = """
+name: strict browser policy
+default_group: rest_of_world
+destination_groups: {}
+rules:
+  - tiers: [critical]
+    action: block
+    reason: Critical.
+  - tiers: [high, limited, minimal]
+    action: escalate
+    reason: Everything is escalated while the new policy is tried out.
+"""
+
+
+def test_admin_sees_which_decisions_a_new_policy_would_flip(server, page, tmp_path):
+    base, keys = server
+    _sign_in(page, base, keys["reviewer"])
+    assert page.get_by_role("button", name="Admin").is_hidden()  # reviewers do not get the admin view
+    page.get_by_role("button", name="Sign out").click()
+    _sign_in(page, base, keys["admin"])
+    sid = _screen_pasted(page, LONG_LENS, "DE", "private_company", "PO-FLIP-1")
+    assert page.locator("#action-badge").inner_text().lower() == "proceed"
+
+    page.get_by_role("button", name="Admin").click()
+    page.get_by_role("button", name="Run dry run").click()  # the active policy: nothing flips
+    page.locator("#rescreen-summary").filter(has_text="decisions would flip").wait_for()
+    assert page.locator("#rescreen-summary").inner_text().startswith("0 of ")
+    assert page.locator("#rescreen-table").is_hidden()
+
+    policy = tmp_path / "strict.yaml"
+    policy.write_text(STRICT_POLICY)
+    page.set_input_files("#rs-file", str(policy))
+    page.wait_for_function("() => document.getElementById('rs-policy').value.includes('strict browser policy')")
+    page.get_by_role("button", name="Run dry run").click()
+    row = page.locator(f"#rescreen-rows tr[data-id='{sid}']")
+    row.wait_for()
+    assert "proceed → escalate" in _squash(row.locator("td.flip").inner_text()).lower()
+    assert "would be re-decided" in row.inner_text()
+    assert "Dry run: nothing was changed." in page.locator("#rescreen-summary").inner_text()
+    _shot(page, "10-rescreen-impact")
+    with page.expect_download() as dl:
+        page.get_by_role("button", name="Download CSV").click()
+    path = tmp_path / "rescreen.csv"
+    dl.value.save_as(path)
+    assert sid in path.read_text() and path.read_text().startswith("screening_id,")
+
+    page.get_by_label("Policy YAML (empty: the active policy)").fill("rules: [1")
+    page.get_by_role("button", name="Run dry run").click()
+    page.locator("#rescreen-error").filter(has_text="not valid YAML").wait_for()
+    assert page.locator("#rescreen-table").is_hidden()
+    page.goto(f"{base}/screenings/{sid}")  # the dry runs changed nothing
+    page.locator("#s-decision-card").wait_for()
+    assert page.locator("#s-action-badge").inner_text().lower() == "proceed"
+
+
+def test_following_a_permalink_keeps_unscreened_documents(server, page, tmp_path):
+    base, keys = server
+    _sign_in(page, base, keys["screener"])
+    sid = _screen_pasted(page, LONG_LENS, "DE", "private_company", "PO-PERMA-1")  # analysed and screened
+    pdf = tmp_path / "orion-keep.pdf"
+    pdf.write_bytes(make_pdf(FACE))
+    page.set_input_files("#file-input", [str(pdf)])  # analysed, not screened
+    page.wait_for_selector("#doc-list li[data-name='orion-keep.pdf'] .badge")
+    page.locator("#permalink").click()  # a full page load
+    page.wait_for_url(f"**/screenings/{sid}")
+    page.locator("#s-decision-card").wait_for()
+
+    page.get_by_role("button", name="Analyse").click()
+    kept = page.locator("#doc-list li[data-name='orion-keep.pdf']")
+    kept.locator(".badge").wait_for()
+    assert page.locator("#doc-list li").count() == 1  # the screened one is in the history, not here
+    kept.get_by_role("button", name="View").click()
+    assert page.locator("#tier-badge").inner_text().lower() in {"high", "critical"}
+    assert page.locator("#doctext mark.ev").count() > 0
+    page.get_by_label("Destination country").fill("BR")
+    page.get_by_label("End-user type").select_option("public_security")
+    page.get_by_role("button", name="Screen and store").click()
+    page.locator("#action-badge").wait_for()
+    assert page.locator("#action-badge").inner_text().lower() in {"escalate", "block"}
+    page.reload()
+    page.locator("#role").wait_for()
+    assert page.locator("#doc-list li").count() == 0  # screened: no longer carried over

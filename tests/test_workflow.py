@@ -338,3 +338,99 @@ def test_rescreen_dry_run_then_apply_keeps_the_chain(service_factory, tmp_path, 
     assert verify.exit_code == 0 and "reviews: 2 rows, chain intact" in verify.output
     again = json.loads(runner.invoke(cli_app, args).stdout)
     assert [f["screening_id"] for f in again["flips"]] == [reviewed["id"]]
+
+
+def test_pdf_evidence_carries_its_page_in_the_api_and_the_report(service_factory):
+    from tests.conftest import make_paged_pdf
+    from tests.test_service import FACE_DATASHEET, LENS_DATASHEET
+
+    client, keys = service_factory()
+    data = make_paged_pdf([LENS_DATASHEET, FACE_DATASHEET])
+    r = client.post("/v1/classify", files={"file": ("vx9.pdf", data)}, headers=auth(keys["alice"]))
+    assert r.status_code == 200, r.text
+    face = next(d for d in r.json()["capabilities"] if d["id"] == "face_identification")
+    assert face["evidence"] and {e["page"] for e in face["evidence"]} == {2}
+
+    r = client.post(
+        "/v1/screenings",
+        files={"file": ("vx9.pdf", data)},
+        data={"destination": "BR", "end_user_type": "public_security"},
+        headers=auth(keys["alice"]),
+    )
+    assert r.status_code == 201, r.text
+    sid = r.json()["id"]
+    stored = next(d for d in r.json()["classification"]["capabilities"] if d["id"] == "face_identification")
+    assert stored["evidence"][0]["page"] == 2
+    report = client.get(f"/v1/screenings/{sid}/report", headers=auth(keys["alice"])).text
+    assert "(p. 2)" in report and "(p. 1)" not in report
+
+    text_only = client.post("/v1/classify", json={"text": FACE}, headers=auth(keys["alice"])).json()
+    assert all("page" not in e for d in text_only["capabilities"] for e in d["evidence"])
+
+
+def test_rescreen_api_dry_run_csv_then_apply_keeps_the_chain(service_factory):
+    from serving.audit import verify
+
+    client, keys = service_factory()
+    plain = _screen(client, keys["alice"], reference="=A")
+    reviewed = _screen(client, keys["alice"], reference="B", end_user_type="research")
+    rita, ada = auth(keys["rita"]), auth(keys["ada"])
+    client.post(f"/v1/screenings/{reviewed['id']}/reviews", json={"verdict": "confirm", "comment": "ok"}, headers=rita)
+
+    # admins only; bad policies are a clear 422
+    assert client.post("/v1/rescreen", json={}, headers=rita).status_code == 403
+    bad = client.post("/v1/rescreen", json={"policy_yaml": "rules: [1"}, headers=ada)
+    assert bad.status_code == 422 and bad.json()["code"] == "invalid_policy" and "YAML" in bad.json()["message"]
+    alias = client.post("/v1/rescreen", json={"policy_yaml": "a: &x [1]\nb: *x\n"}, headers=ada)
+    assert alias.status_code == 422 and "aliases" in alias.json()["message"]
+    assert client.post("/v1/rescreen", json={"model": "nope"}, headers=ada).status_code == 422
+
+    same = client.post("/v1/rescreen", json={}, headers=ada)  # the active policy and model: nothing flips
+    assert same.status_code == 200, same.text
+    assert same.json()["scanned"] == 2 and same.json()["flips"] == []
+
+    dry = client.post("/v1/rescreen", json={"policy_yaml": STRICT_POLICY}, headers=ada)
+    assert dry.status_code == 200, dry.text
+    report = dry.json()
+    flips = {f["screening_id"]: f for f in report["flips"]}
+    assert report["applied"] == 0 and report["policy_version"] != same.json()["policy_version"]
+    assert (flips[plain["id"]]["action_before"], flips[plain["id"]]["action_after"]) == ("proceed", "escalate")
+    assert flips[plain["id"]]["applies"] and not flips[reviewed["id"]]["applies"]
+    assert client.get(f"/v1/screenings/{plain['id']}", headers=rita).json()["reviews"] == []  # nothing written
+    assert (
+        client.post("/v1/rescreen", json={"policy_yaml": STRICT_POLICY, "since": "2999-01-01"}, headers=ada).json()[
+            "scanned"
+        ]
+        == 0
+    )
+
+    # an uploaded policy file, CSV out
+    r = client.post(
+        "/v1/rescreen",
+        params={"format": "csv"},
+        files={"policy": ("strict.yaml", STRICT_POLICY.encode())},
+        data={"model": "loaded"},
+        headers=ada,
+    )
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
+    rows = {row["screening_id"]: row for row in csv.DictReader(io.StringIO(r.text))}
+    assert set(rows) == set(flips) and rows[plain["id"]]["action_after"] == "escalate"
+    assert rows[plain["id"]]["reference"] == "'=A"  # a spreadsheet does not run it
+
+    applied = client.post("/v1/rescreen", json={"policy_yaml": STRICT_POLICY, "apply": True}, headers=ada)
+    assert applied.status_code == 200 and applied.json()["applied"] == 1
+    record = next(f for f in applied.json()["flips"] if f["screening_id"] == plain["id"])["applied_record"]
+    got = client.get(f"/v1/screenings/{plain['id']}", headers=rita).json()
+    dif = got["decision_in_force"]
+    assert (dif["source"], dif["action"], dif["decided_by"]["name"]) == ("rescreen", "escalate", "rescreen (ada)")
+    assert dif["decided_by"]["key_id"] != 0  # the admin key that applied it
+    assert dif["record_id"] == record and got["reviews"][0]["supersedes"] == plain["id"]
+    kept = client.get(f"/v1/screenings/{reviewed['id']}", headers=rita).json()["decision_in_force"]
+    assert kept["source"] == "review"
+    state = client.app.state.sr
+    with session_scope(state.sessions) as s:
+        audit = verify(s, state.keyring, state.settings.effective_audit_anchor_file)
+    assert audit.ok, (audit.problems, [c.problem for c in audit.chains])
+    assert {c.table: c.rows for c in audit.chains}["reviews"] == 2
+    again = client.post("/v1/rescreen", json={"policy_yaml": STRICT_POLICY, "apply": True}, headers=ada).json()
+    assert again["applied"] == 0 and [f["screening_id"] for f in again["flips"]] == [reviewed["id"]]

@@ -96,15 +96,16 @@ async function api(path, options = {}) {
 // ---------------------------------------------------------------- views and sign-in
 
 const TITLES = { signin: "Sign in", analyse: "Analyse a product", history: "Screening history",
-                 worklist: "Review worklist", screening: "Screening" };
+                 worklist: "Review worklist", screening: "Screening", admin: "Administration" };
 
 function isReviewer() { return !!state.me && (state.me.role === "reviewer" || state.me.role === "admin"); }
+function isAdmin() { return !!state.me && state.me.role === "admin"; }
 
 function show(view) {
   for (const v of document.querySelectorAll(".view")) v.hidden = v.id !== `view-${view}`;
   setTitle(TITLES[view] || "SurveilRisk");
   for (const b of document.querySelectorAll(".navlink")) {
-    b.hidden = !state.me || (b.dataset.role === "reviewer" && !isReviewer());
+    b.hidden = !state.me || (b.dataset.role === "reviewer" && !isReviewer()) || (b.dataset.role === "admin" && !isAdmin());
     if (b.dataset.view === view) b.setAttribute("aria-current", "page");
     else b.removeAttribute("aria-current");
   }
@@ -125,6 +126,7 @@ async function signIn(key) {
   const me = await api("/v1/me");
   state.me = me;
   sessionStorage.setItem("sr_key", key);
+  restoreDocs();
   document.getElementById("who").replaceChildren(
     el("span", { text: `${me.name} · ` }),
     el("strong", { id: "role", text: me.role }),
@@ -138,10 +140,34 @@ function route() {
   if (m) openScreening(m[1], false);
   else if (location.hash === "#history") openHistory();
   else if (location.hash === "#worklist" && isReviewer()) openWorklist();
+  else if (location.hash === "#admin" && isAdmin()) openAdmin();
   else show("analyse");
 }
 
 // ---------------------------------------------------------------- analysing documents
+
+// Analysed documents not yet screened survive a page load (following a permalink, reload) in this tab's
+// sessionStorage; sign-out clears it. A file's extracted text stands in for the file after a reload.
+function saveDocs() {
+  let keep = state.docs.filter((d) => d.result && !d.screened)
+    .map((d) => ({ name: d.name, text: d.text || d.result.text, result: d.result }));
+  for (;;) {
+    try { sessionStorage.setItem("sr_docs", JSON.stringify(keep)); return; }
+    catch { keep = keep.slice(1); }  // over the browser's quota: drop the oldest until the rest fits
+  }
+}
+
+function restoreDocs() {
+  if (state.docs.length) return;
+  let saved = [];
+  try { saved = JSON.parse(sessionStorage.getItem("sr_docs") || "[]"); } catch { saved = []; }
+  for (const d of saved) {
+    if (!d || !d.result) continue;
+    const entry = addDoc({ name: d.name, text: d.text, result: d.result, restored: true });
+    setDocState(entry);
+  }
+  if (state.docs.length) updateProgress();
+}
 
 function addDoc(entry) {
   state.docs.push(entry);
@@ -204,6 +230,7 @@ async function analyse(entry) {
   }
   setDocState(entry);
   updateProgress();
+  if (entry.result) saveDocs();
   if (entry.result && !state.current) showResult(entry);
 }
 
@@ -265,6 +292,11 @@ function sentenceAround(text, start, end) {
   return text.slice(a, b).trim();
 }
 
+// PDFs: the page a quote is on, so a reviewer can find it in the original.
+function pageRef(ev) {
+  return ev.page ? el("span", { class: "page-ref", text: ` (p. ${ev.page})` }) : null;
+}
+
 function labelList(title, labels, colour, prefix, text) {
   if (!labels.length) return el("div", {}, el("h3", { text: title }), el("p", { class: "muted", text: "None found." }));
   return el("div", {}, el("h3", { text: title }), el("ul", { class: "labels" }, labels.map((l) =>
@@ -275,8 +307,9 @@ function labelList(title, labels, colour, prefix, text) {
             labelName(l.id)),
          el("span", { class: "score", text: pct(l.score) })),
       el("span", { class: "bar", "aria-hidden": "true" }, el("span", { style: `width:${pct(l.score)}` })),
-      l.evidence.length ? el("span", { class: "muted quote-text",
-                                       text: `“${sentenceAround(text, l.evidence[0].start, l.evidence[0].end)}”` })
+      l.evidence.length ? el("span", { class: "muted quote-text" },
+                             `“${sentenceAround(text, l.evidence[0].start, l.evidence[0].end)}”`,
+                             pageRef(l.evidence[0]))
         : null),
       l.evidence.length > 1 ? el("span", { class: "evnav" },
         el("button", { type: "button", "aria-label": `Previous evidence for ${labelName(l.id)}`,
@@ -407,6 +440,8 @@ function screeningForm(entry) {
     button.disabled = true;
     try {
       const s = await api("/v1/screenings", { method: "POST", body: fd });
+      entry.screened = s.id;
+      saveDocs();
       form.querySelector("#decision").replaceChildren(decisionView(s));
     } catch (ex) {
       err.textContent = friendly(ex);
@@ -739,6 +774,7 @@ document.addEventListener("DOMContentLoaded", () => {
     b.addEventListener("click", () => {
       if (b.dataset.view === "history") openHistory(1);
       else if (b.dataset.view === "worklist") openWorklist();
+      else if (b.dataset.view === "admin") openAdmin();
       else { history.pushState(null, "", "/"); show("analyse"); }
     });
   }

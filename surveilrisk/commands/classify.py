@@ -23,17 +23,30 @@ class OutputFormat(StrEnum):
     csv = "csv"
 
 
-def _expand(paths: list[str]) -> Iterator[str]:
+def _expand(paths: list[str], skipped: list[str]) -> Iterator[str]:
+    """Files given by name are kept whatever their type (their error says why); a folder contributes
+    its supported files, and the others are added to `skipped` so the user learns what was left out."""
     from classifier.extract import SUPPORTED_SUFFIXES
 
     for p in paths:
         path = Path(p)
         if p != "-" and path.is_dir():
             for child in sorted(path.rglob("*")):
-                if child.is_file() and child.suffix.lower() in SUPPORTED_SUFFIXES:
+                if not child.is_file():
+                    continue
+                if child.suffix.lower() in SUPPORTED_SUFFIXES:
                     yield str(child)
+                else:
+                    skipped.append(str(child.relative_to(path)))
         else:
             yield p
+
+
+def skipped_note(skipped: list[str], shown: int = 10) -> str:
+    """One line naming the files a folder held that were not read, e.g. for `classify docs/`."""
+    names = ", ".join(skipped[:shown]) + (f" and {len(skipped) - shown} more" if len(skipped) > shown else "")
+    files = "file" if len(skipped) == 1 else "files"
+    return f"skipped {len(skipped)} {files} with unsupported types: {names}"
 
 
 def classify(
@@ -60,7 +73,10 @@ def classify(
         )
     except ModelNotFoundError as exc:
         _fail(str(exc))
-    sources = list(_expand(paths))
+    skipped: list[str] = []
+    sources = list(_expand(paths, skipped))
+    if skipped:
+        typer.echo(skipped_note(skipped), err=True)
     if not sources:
         _fail("no supported files found in the given paths")
     show_progress = len(sources) > 1 and sys.stderr.isatty()

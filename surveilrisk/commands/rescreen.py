@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import json
 import sys
 from datetime import datetime
@@ -38,8 +37,8 @@ def rescreen(
     from classifier.predict import Classifier
     from classifier.registry import ModelNotFoundError
     from serving.db import session_scope
-    from serving.rescreen import FIELDS, replay
     from serving.rescreen import apply as apply_report
+    from serving.rescreen import replay, report_csv, report_document
     from serving.settings import get_service_settings
     from surveilrisk.commands.service import _sessions
 
@@ -61,21 +60,10 @@ def rescreen(
     with session_scope(_sessions()) as session:
         report = replay(session, clf, pol, since)
         written = apply_report(session, report, by) if apply else []
-    rows = [f.as_row() for f in report.flips]
     if format is ReportFormat.json:
-        doc = {
-            "model_version": report.model_version,
-            "policy_version": report.policy_version,
-            "scanned": report.scanned,
-            "applied": len(written),
-            "flips": rows,
-        }
-        typer.echo(json.dumps(doc, indent=2, ensure_ascii=False))
+        typer.echo(json.dumps(report_document(report, len(written)), indent=2, ensure_ascii=False))
     elif format is ReportFormat.csv:
-        out = csv.DictWriter(sys.stdout, fieldnames=list(FIELDS), extrasaction="ignore")
-        out.writeheader()
-        for r in rows:
-            out.writerow({k: ";".join(v) if isinstance(v, list) else v for k, v in r.items()})
+        sys.stdout.write(report_csv(report))
     else:
         for f in report.flips:
             labels = " ".join([*(f"+{x}" for x in f.labels_added), *(f"-{x}" for x in f.labels_removed)])
