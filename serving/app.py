@@ -10,6 +10,7 @@ from fastapi import FastAPI
 
 from classifier.policy import load_policy
 from classifier.predict import Classifier
+from serving.admission import InferenceQueue
 from serving.db import make_engine, make_session_factory, upgrade
 from serving.deps import AppState
 from serving.errors import install_error_handlers
@@ -34,16 +35,13 @@ def build_state(settings: ServiceSettings, classifier: Classifier | None = None)
     policy = load_policy(settings.policy_path)
     engine = make_engine(settings.effective_database_url)
     upgrade(engine)
-    if settings.torch_threads:
-        import torch
-
-        torch.set_num_threads(settings.torch_threads)
     if classifier is None:
         classifier = Classifier.load(
             settings.model,
             limits=settings.limits,
             batch_size=settings.inference_batch_size,
             review=settings.review,
+            runtime=settings.runtime,
         )
     else:
         classifier.limits = settings.limits
@@ -54,6 +52,7 @@ def build_state(settings: ServiceSettings, classifier: Classifier | None = None)
         engine=engine,
         sessions=make_session_factory(engine),
         metrics=Metrics(),
+        inference=InferenceQueue(classifier, settings.inference_queue_limit, settings.inference_max_batch_docs),
     )
 
 
@@ -66,8 +65,10 @@ def create_app(settings: ServiceSettings | None = None, classifier: Classifier |
         state = build_state(settings, classifier)
         app.state.sr = state
         app.state.metrics = state.metrics
-        log.info("ready: model %s, policy %s", state.classifier.version, state.policy.version)
+        runtime = getattr(state.classifier.model, "runtime", "n/a")
+        log.info("ready: model %s (%s), policy %s", state.classifier.version, runtime, state.policy.version)
         yield
+        state.inference.close()
         state.engine.dispose()
 
     app = FastAPI(title="SurveilRisk", version="1.0", description=DESCRIPTION, lifespan=lifespan)

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from classifier.extract import Limits
 from classifier.policy import Policy
 from classifier.predict import Classifier
+from serving.admission import InferenceQueue
 from serving.auth import ROLES, Principal, authenticate
 from serving.db import session_scope
 from serving.errors import APIError
@@ -30,6 +31,7 @@ class AppState:
     engine: Engine
     sessions: sessionmaker[Session]
     metrics: Metrics
+    inference: InferenceQueue
 
     @property
     def limits(self) -> Limits:

@@ -44,7 +44,7 @@ from serving.store import (
 from serving.tables import Review, Screening
 
 router = APIRouter(prefix="/v1/screenings", tags=["screenings"])
-ERRORS: dict[int | str, dict[str, Any]] = {s: {"model": ErrorBody} for s in (401, 403, 404, 413, 415, 422)}
+ERRORS: dict[int | str, dict[str, Any]] = {s: {"model": ErrorBody} for s in (401, 403, 404, 413, 415, 422, 503)}
 SCREENING_DOC = {
     "requestBody": {
         "content": {
@@ -134,7 +134,8 @@ async def create(
 ) -> ScreeningOut:
     """Classify a document and decide the export screening; the record is stored for audit."""
     doc, body = _screening_input(parsed)
-    return await run_in_threadpool(_store, state, principal, doc, body)
+    with state.inference.admit():
+        return await run_in_threadpool(_store, state, principal, doc, body)
 
 
 def _filter(
