@@ -75,8 +75,10 @@ class NaiveAnchor:
         from transformers import pipeline
 
         from classifier.base import base_model_path
+        from classifier.model import quiet_transformers
         from classifier.tokenizer import WordPieceTokenizer
 
+        quiet_transformers()
         self.pipe = pipeline("feature-extraction", model=str(base_model_path()), framework="pt")
         self.tok = WordPieceTokenizer()
 
