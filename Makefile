@@ -6,7 +6,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install run test test-fast lint typecheck audit-deps data-check baselines train bench clean
+.PHONY: install run test test-fast lint typecheck audit-deps data-check baselines train bench loadtest clean
 
 $(BIN)/.installed: pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -18,7 +18,12 @@ $(BIN)/.installed: pyproject.toml requirements.lock
 	$(BIN)/python -m pip install --quiet --no-deps -e ".[train,serve,dev]"
 	touch $@
 
-install: $(BIN)/.installed
+# The ONNX graph of the shipped model (derived from its safetensors, never committed): `make run`
+# and `surveilrisk classify` use it; without it they fall back to torch and say so in the log.
+models/shipped/model.onnx: $(BIN)/.installed models/shipped/artifact.json models/shipped/weights.safetensors
+	$(BIN)/surveilrisk export-onnx
+
+install: $(BIN)/.installed models/shipped/model.onnx
 
 run: install
 	$(BIN)/surveilrisk serve
@@ -55,7 +60,10 @@ train: install
 	$(BIN)/surveilrisk train --config training/configs/shipped.yaml --publish
 
 bench: install
-	$(BIN)/python -m benchmarks.inference
+	$(BIN)/surveilrisk bench --profile
+
+loadtest: install
+	$(BIN)/surveilrisk loadtest
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

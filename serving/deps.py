@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from classifier.extract import Limits
 from classifier.policy import Policy
 from classifier.predict import Classifier
+from serving.admission import InferenceQueue
 from serving.audit import Anchor, Keyring
 from serving.auth import ROLES, Principal, authenticate
 from serving.db import read_scope, session_scope
@@ -36,6 +37,7 @@ class AppState:
     engine: Engine
     sessions: sessionmaker[Session]
     metrics: Metrics
+    inference: InferenceQueue
     keyring: Keyring | None = None
     anchor: Anchor | None = None
     throttle: AuthThrottle | None = None

@@ -82,7 +82,7 @@ def classify_many(
             out[i] = (None, ErrorBody(code=exc.code, message=exc.message), EXTRACTION_STATUS.get(exc.code, 422))
     if extracted:
         budget.check()
-        results = state.classifier.classify_extracted([(doc.source, ex) for _, doc, ex in extracted])
+        results = state.inference.classify([(doc.source, ex) for _, doc, ex in extracted])
         for (i, _, ex), res in zip(extracted, results, strict=True):
             state.metrics.classifications.labels(res.tier).inc()
             out[i] = (ex, res, 200)

@@ -14,6 +14,15 @@ class ServiceSettings(Settings):
     """Read once by the app factory or the CLI; `production` refuses unsafe defaults."""
 
     batch_max_items: int = Field(default=20, ge=1, description="Most documents in one batch request.")
+    inference_queue_limit: int = Field(
+        default=16,
+        ge=1,
+        description="Classification requests in progress at once (extracting, queued or running); "
+        "past it, 503 with Retry-After.",
+    )
+    inference_max_batch_docs: int = Field(
+        default=32, ge=1, description="Most documents of waiting requests packed into one model call."
+    )
     data_dir: Path = Field(
         default_factory=default_data_dir,
         description="Folder for the SQLite database: `var/` in a checkout, the user data folder when installed.",

@@ -30,7 +30,7 @@ UPLOAD_DOC = {
         "required": True,
     }
 }
-ERRORS: dict[int | str, dict[str, Any]] = {s: {"model": ErrorBody} for s in (401, 403, 413, 415, 422)}
+ERRORS: dict[int | str, dict[str, Any]] = {s: {"model": ErrorBody} for s in (401, 403, 413, 415, 422, 503)}
 
 
 async def _single(request: Request, state: StateDep) -> ParsedRequest:
@@ -73,7 +73,8 @@ async def classify(
         doc = DocumentInput(text=parsed.fields["text"], title=parsed.fields.get("title"))
     else:
         raise APIError(422, "missing_document", "send JSON {text} or a multipart upload in the 'file' field")
-    ((extracted, result, status),) = await run_in_threadpool(classify_many, state, [doc])
+    with state.inference.admit():
+        ((extracted, result, status),) = await run_in_threadpool(classify_many, state, [doc])
     if isinstance(result, ErrorBody) or extracted is None:
         raise APIError(status, result.code, result.message)  # type: ignore[union-attr]
     return ClassificationWithText(**result.model_dump(), text=extracted.text if include_text else None)
@@ -96,7 +97,8 @@ async def classify_batch(
         raise APIError(
             413, "batch_too_large", f"{len(docs)} documents is over the batch limit of {limit} (batch_max_items)"
         )
-    outcomes = await run_in_threadpool(classify_many, state, docs)
+    with state.inference.admit():
+        outcomes = await run_in_threadpool(classify_many, state, docs)
     results = []
     for i, (doc, (_extracted, res, _status)) in enumerate(zip(docs, outcomes, strict=True)):
         if isinstance(res, ErrorBody):

@@ -61,8 +61,8 @@ def policy(state: StateDep, _: ScreenerDep) -> dict[str, Any]:
 
 
 @router.get("/healthz", include_in_schema=True)
-def healthz() -> dict[str, str]:
-    """The process is up."""
+async def healthz() -> dict[str, str]:
+    """The process is up; answered on the event loop, so it stays fast while inference is busy."""
     return {"status": "ok"}
 
 

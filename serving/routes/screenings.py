@@ -37,7 +37,7 @@ from serving.service import classify_many, review_out, screening_out, screening_
 from serving.store import ScreeningFilter, active_claims, create_screening, list_screenings, records_of, reviews_of
 
 router = APIRouter(prefix="/v1/screenings", tags=["screenings"])
-ERRORS: dict[int | str, dict[str, Any]] = {s: {"model": ErrorBody} for s in (401, 403, 404, 409, 413, 415, 422)}
+ERRORS: dict[int | str, dict[str, Any]] = {s: {"model": ErrorBody} for s in (401, 403, 404, 409, 413, 415, 422, 503)}
 SCREENING_DOC = {
     "requestBody": {
         "content": {
@@ -141,7 +141,8 @@ async def create(
 ) -> ScreeningOut:
     """Classify a document and decide the export screening; the record is stored for audit."""
     doc, body = _screening_input(parsed)
-    return await run_in_threadpool(_store, state, principal, doc, body)
+    with state.inference.admit():
+        return await run_in_threadpool(_store, state, principal, doc, body)
 
 
 def screening_filter(

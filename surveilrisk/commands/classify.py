@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import sys
 from collections.abc import Iterator
@@ -54,15 +55,26 @@ def classify(
     format: Annotated[OutputFormat, typer.Option("--format", "-f", help="Output format.")] = OutputFormat.table,
     model: Annotated[str | None, typer.Option(help="`shipped`, an artifact folder, `keyword` or `tfidf`.")] = None,
     chunk: Annotated[int, typer.Option(help="Documents classified per batch (bounds memory).")] = 64,
+    runtime: Annotated[
+        str | None, typer.Option(help="`auto` (ONNX graph when exported, else torch), `torch` or `onnx`.")
+    ] = None,
 ) -> None:
     """Classify documents; unreadable files are reported and the others still classified."""
-    from classifier.extract import ExtractionError, extract_path, extract_text
+    from concurrent.futures import ThreadPoolExecutor
+
+    from classifier.extract import Extracted, ExtractionError, extract_path, extract_text
     from classifier.predict import Classifier
     from classifier.registry import ModelNotFoundError
     from classifier.settings import get_settings
 
     settings = get_settings()
     limits = settings.limits
+    choice = settings.runtime
+    if runtime is not None:
+        try:
+            choice = dataclasses.replace(choice, runtime=runtime)
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc), param_hint="--runtime") from None
     try:
         clf = Classifier.load(
             model or settings.model,
@@ -70,6 +82,7 @@ def classify(
             batch_size=settings.inference_batch_size,
             extra=training_loaders(),
             review=settings.review,
+            runtime=choice,
         )
     except ModelNotFoundError as exc:
         _fail(str(exc))
@@ -85,20 +98,32 @@ def classify(
     from tqdm import tqdm
 
     bar = tqdm(total=len(sources), desc="classifying", unit="doc", disable=not show_progress, file=sys.stderr)
-    for i in range(0, len(sources), chunk):
-        batch = []
-        for src in sources[i : i + chunk]:
-            try:
-                ex = extract_text(sys.stdin.read(), limits) if src == "-" else extract_path(src, limits)
-                batch.append((src, ex))
-            except ExtractionError as exc:
-                failures += 1
-                typer.echo(f"error: {src}: {exc.message}", err=True)
-                writer.error(src, exc.code, exc.message)
+
+    def read(src: str) -> Extracted | ExtractionError:
+        try:
+            return extract_text(sys.stdin.read(), limits) if src == "-" else extract_path(src, limits)
+        except ExtractionError as exc:
+            return exc
+
+    # The next chunk is extracted (PDF/DOCX/HTML in worker processes) while this one is classified.
+    chunks = [sources[i : i + chunk] for i in range(0, len(sources), chunk)]
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        pending = [pool.submit(read, src) for src in chunks[0]]
+        for n in range(len(chunks)):
+            done = [f.result() for f in pending]
+            pending = [pool.submit(read, src) for src in chunks[n + 1]] if n + 1 < len(chunks) else []
+            batch = []
+            for src, got in zip(chunks[n], done, strict=True):
+                if isinstance(got, ExtractionError):
+                    failures += 1
+                    typer.echo(f"error: {src}: {got.message}", err=True)
+                    writer.error(src, got.code, got.message)
+                    bar.update(1)
+                else:
+                    batch.append((src, got))
+            for result in clf.classify_extracted(batch):
+                writer.result(result)
                 bar.update(1)
-        for result in clf.classify_extracted(batch):
-            writer.result(result)
-            bar.update(1)
     bar.close()
     writer.close()
     if failures:
