@@ -315,6 +315,8 @@ class KeyRoleChange(BaseModel):
 
 
 class KeyOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)  # built straight from an ApiKey row
+
     id: int
     prefix: str
     role: str
@@ -328,6 +330,8 @@ class KeyCreated(KeyOut):
 
 
 class WhoAmI(BaseModel):
+    model_config = ConfigDict(from_attributes=True)  # built straight from the Principal
+
     key_id: int
     name: str
     role: str

@@ -418,8 +418,9 @@ def test_admin_sees_which_decisions_a_new_policy_would_flip(server, page, tmp_pa
     page.get_by_role("button", name="Admin").click()
     page.get_by_role("button", name="Run dry run").click()  # the active policy: nothing flips
     page.locator("#rescreen-summary").filter(has_text="decisions would flip").wait_for()
-    assert page.locator("#rescreen-summary").inner_text().startswith("0 of ")
-    assert page.locator("#rescreen-table").is_hidden()
+    # (other tests' screenings that a reviewer corrected may differ from the policy: those are listed as kept)
+    assert page.locator(f"#rescreen-rows tr[data-id='{sid}']").count() == 0
+    assert all("kept: reviewed by" in t for t in page.locator("#rescreen-rows tr").all_inner_texts())
 
     policy = tmp_path / "strict.yaml"
     policy.write_text(STRICT_POLICY)

@@ -20,13 +20,13 @@ router = APIRouter(prefix="/v1", tags=["administration"])
 
 
 def _key_out(k: ApiKey) -> KeyOut:
-    return KeyOut(id=k.id, prefix=k.prefix, role=k.role, name=k.name, created_at=k.created_at, revoked_at=k.revoked_at)
+    return KeyOut.model_validate(k, from_attributes=True)
 
 
 @router.get("/me", response_model=WhoAmI)
 def me(principal: ScreenerDep) -> WhoAmI:
     """Who the API key belongs to and its role."""
-    return WhoAmI(key_id=principal.key_id, name=principal.name, role=principal.role)
+    return WhoAmI.model_validate(principal, from_attributes=True)
 
 
 @router.get("/keys", response_model=list[KeyOut])
