@@ -10,6 +10,7 @@ throughput, 503s (admission control), /healthz p99, time to ready and server RSS
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import os
 import socket
@@ -93,11 +94,16 @@ async def _level(base: str, key: str, pdf: bytes, clients: int, per_client: int)
         for n in range(per_client):
             files = {"file": ("nx300.pdf", pdf, "application/pdf")}
             start = time.perf_counter()
-            if (i + n) % 2:
-                data = {"destination": "BR", "end_user_type": "public_security", "reference": f"load-{i}-{n}"}
-                r = await http.post(f"{base}/v1/screenings", files=files, data=data, headers=headers)
-            else:
-                r = await http.post(f"{base}/v1/classify", files=files, headers=headers)
+            try:
+                if (i + n) % 2:
+                    data = {"destination": "BR", "end_user_type": "public_security", "reference": f"load-{i}-{n}"}
+                    r = await http.post(f"{base}/v1/screenings", files=files, data=data, headers=headers)
+                else:
+                    r = await http.post(f"{base}/v1/classify", files=files, headers=headers)
+            except httpx.TimeoutException:  # counted as status 0: the client gave up
+                latencies.append(time.perf_counter() - start)
+                statuses[0] = statuses.get(0, 0) + 1
+                continue
             latencies.append(time.perf_counter() - start)
             statuses[r.status_code] = statuses.get(r.status_code, 0) + 1
             if r.status_code == 503:
@@ -106,7 +112,8 @@ async def _level(base: str, key: str, pdf: bytes, clients: int, per_client: int)
     async def prober(http: httpx.AsyncClient) -> None:
         while not stop.is_set():
             start = time.perf_counter()
-            await http.get(f"{base}/healthz")
+            with contextlib.suppress(httpx.HTTPError):  # a failed probe still counts with its time
+                await http.get(f"{base}/healthz")
             health.append(time.perf_counter() - start)
             await asyncio.sleep(0.05)
 
@@ -114,10 +121,12 @@ async def _level(base: str, key: str, pdf: bytes, clients: int, per_client: int)
     async with httpx.AsyncClient(timeout=120, limits=limits) as http, httpx.AsyncClient(timeout=30) as probe_http:
         probe = asyncio.create_task(prober(probe_http))
         start = time.perf_counter()
-        await asyncio.gather(*(client(i, http) for i in range(clients)))
-        wall = time.perf_counter() - start
-        stop.set()
-        await probe
+        try:
+            await asyncio.gather(*(client(i, http) for i in range(clients)))
+        finally:
+            wall = time.perf_counter() - start
+            stop.set()
+            await probe
     ok = sum(v for k, v in statuses.items() if k < 300)
     return {
         "clients": clients,
