@@ -121,6 +121,7 @@ def test_classify_stderr_has_no_library_noise(tmp_path):
     (tmp_path / "spec.txt").write_text((EXAMPLES / "ptz-camera.txt").read_text())
     (tmp_path / "notes.bin").write_bytes(b"\x00")
     env = {k: v for k, v in os.environ.items() if k not in {"TRANSFORMERS_VERBOSITY", "HF_HUB_DISABLE_PROGRESS_BARS"}}
+    env["SURVEILRISK_INFERENCE_RUNTIME"] = "torch"  # the path whose libraries are noisy (ONNX loads silently)
     cmd = [sys.executable, "-m", "surveilrisk", "classify", str(tmp_path), "--model", MODEL, "--format", "json"]
     quiet = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
     assert quiet.returncode == 0, quiet.stderr[-2000:]

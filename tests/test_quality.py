@@ -20,7 +20,9 @@ HIGH_CRITICAL_RECALL_FLOOR = 0.95
 
 
 def test_shipped_artifact_is_small_and_complete():
-    files = {p.name: p.stat().st_size for p in shipped_model_dir().iterdir()}
+    # The ONNX graph is derived locally (`make install`), git-ignored and not part of what ships.
+    derived = {"model.onnx", "model.int8.onnx", "onnx.json"}
+    files = {p.name: p.stat().st_size for p in shipped_model_dir().iterdir() if p.name not in derived}
     assert {"weights.safetensors", "artifact.json", "MODEL_CARD.md", "metrics.json"} <= set(files)
     assert sum(files.values()) <= 25 * 1024 * 1024
     meta = json.loads((shipped_model_dir() / "artifact.json").read_text())
