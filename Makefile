@@ -15,7 +15,7 @@ $(BIN)/.installed: pyproject.toml requirements.lock
 	$(BIN)/python -m pip install --quiet torch==2.13.0
 	$(BIN)/python -m pip install --quiet -r requirements.lock
 	# requirements.lock pins every extra (train, serve, dev), so the project itself needs no resolving.
-	$(BIN)/python -m pip install --quiet --no-deps -e ".[train,serve,dev]"
+	$(BIN)/python -m pip install --quiet --no-deps -e ".[train,serve,ray,dev]"
 	touch $@
 
 # The ONNX graph of the shipped model (derived from its safetensors, never committed): `make run`

@@ -35,7 +35,7 @@ def test_every_dependency_and_extra_is_pinned_in_the_lock():
     # torch is installed first from the CPU wheel, outside the lock (see the Makefile).
     missing = {_name(r) for r in wanted} - pinned - {"torch"}
     assert not missing, f"add exact pins to requirements.lock: {sorted(missing)}"
-    assert set(project["optional-dependencies"]) == {"train", "serve", "dev"}
+    assert set(project["optional-dependencies"]) == {"train", "serve", "ray", "dev"}
 
 
 def test_the_package_list_names_every_code_folder():
