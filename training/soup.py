@@ -23,7 +23,7 @@ from training.corpus import load_corpus
 
 def soup(artifacts: list[Path], cfg: TrainConfig, out: Path) -> Path:
     """Uniform weight average of `artifacts`, calibrated and evaluated as `surveilrisk train` would."""
-    from training.train import _real_test, calibrate_and_write, load_real_documents
+    from training.train import calibrate_and_write, load_real_documents, real_test_golds
 
     if len(artifacts) < 2:
         raise ValueError("a soup needs at least two artifacts")
@@ -51,7 +51,7 @@ def soup(artifacts: list[Path], cfg: TrainConfig, out: Path) -> Path:
         out / "artifact",
         out,
         real_dev=real.dev,
-        real_test=_real_test(cfg) if cfg.evaluate_test else [],
+        real_test=real_test_golds(cfg) if cfg.evaluate_test else [],
     )
     return out / "artifact"
 

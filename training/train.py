@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 # Real-dev logits, labels and tiers that joined calibration: numbers only, never the texts.
 REAL_CALIBRATION_FILE = "calibration-real-dev.npz"
 
-__all__ = ["TrainConfig", "load_training_documents", "recalibrate", "train"]
+__all__ = ["TrainConfig", "load_real_documents", "load_training_documents", "real_test_golds", "recalibrate", "train"]
 
 
 def load_training_documents(cfg: TrainConfig, taxonomy: Taxonomy) -> dict[str, list[Document]]:
@@ -142,14 +142,14 @@ def train(cfg: TrainConfig) -> Path:
         folder,
         cfg.output_dir,
         real_dev=real.dev,
-        real_test=_real_test(cfg) if cfg.evaluate_test else [],
+        real_test=real_test_golds(cfg) if cfg.evaluate_test else [],
     )
     if cfg.publish_to:
         publish(folder, cfg.publish_to)
     return folder
 
 
-def _real_test(cfg: TrainConfig) -> list[Gold]:
+def real_test_golds(cfg: TrainConfig) -> list[Gold]:
     """Real-test golds when their texts are cached (scored once per trained model), else none."""
     from training.realset import RealSetError, golds_for_real
 
